@@ -13,7 +13,7 @@
 #include "detail/kernel.hpp"
 
 #ifdef TINYFORMER_USE_BLAS
-#include <cblas.h>  // cblas_sgemm, cblas_dgemm
+#include <cblas.h>  // cblas_sgemm, cblas_dgemm; OpenBLAS's openblas_set_num_threads
 #endif
 
 namespace tinyformer {
@@ -27,6 +27,12 @@ void gemm(op ta, op tb, std::size_t M, std::size_t N, std::size_t K, T alpha, co
     static_assert(std::is_same<T, float>::value || std::is_same<T, double>::value,
                   "tinyformer::gemm: float or double");
     if (M == 0 || N == 0) return;
+    // as the reference CBLAS: with nothing to add, C = beta · C and A, B are not read
+    // (OpenBLAS 0.3.21 would multiply a NaN in A by alpha 0)
+    if (K == 0 || alpha == T(0)) {
+        detail::scale_rows(M, N, beta, C, ldc);
+        return;
+    }
 #ifdef TINYFORMER_USE_BLAS
     const auto cta = ta == op::transpose ? CblasTrans : CblasNoTrans;
     const auto ctb = tb == op::transpose ? CblasTrans : CblasNoTrans;
@@ -42,6 +48,15 @@ void gemm(op ta, op tb, std::size_t M, std::size_t N, std::size_t K, T alpha, co
 #else
     detail::gemm_kernel(ta == op::transpose, tb == op::transpose, M, N, K, alpha, A, lda, B, ldb,
                         beta, C, ldc);
+#endif
+}
+
+// Makes OpenBLAS run every product on the calling thread alone, process-wide, so that its
+// own thread pool does not compete with the workers of parallel_gradients (each of which
+// calls gemm). Does nothing with the header-only kernel or another CBLAS.
+inline void blas_single_threaded() {
+#if defined(TINYFORMER_USE_BLAS) && defined(OPENBLAS_VERSION)
+    openblas_set_num_threads(1);
 #endif
 }
 

@@ -77,6 +77,7 @@ struct Transformer {
               lnf_rstd_(buffer<T>(max_batch * BlockSize)),
               logits_(buffer<T>(max_batch * BlockSize, V)),
               probs_(buffer<T>(max_batch * BlockSize, V)),
+              dlogits_(buffer<T>(max_batch * BlockSize, V)),
               dx_(buffer<T>(max_batch * BlockSize, C)) {
             if (max_batch == 0) throw usage_error("Transformer::Activations: max_batch is 0");
             if (!(dropout >= T(0) && dropout < T(1))) {
@@ -111,7 +112,8 @@ struct Transformer {
         dynamic<T, 2> lnf_;                  // (N, C)
         dynamic<T, 1> lnf_mean_, lnf_rstd_;  // (N)
         dynamic<T, 2> logits_;               // (N, V)
-        dynamic<T, 2> probs_;                // (N, V) softmax, then d logits
+        dynamic<T, 2> probs_;                // (N, V) softmax of the logits
+        dynamic<T, 2> dlogits_;              // (N, V) d loss / d logits
         dynamic<T, 2> dx_;                   // (N, C) gradient of the residual stream
     };
 
@@ -194,8 +196,8 @@ struct Transformer {
         }
         const std::size_t B = a.B_, t = a.t_, N = B * t;
         const T drop = a.dropped_ ? a.dropout_ : T(0);
-        // loss = mean over N rows: dlogits = (probs - onehot) / N, in place of probs
-        T* dlogits = a.probs_.data();
+        // loss = mean over N rows: dlogits = (probs - onehot) / N
+        T* dlogits = a.dlogits_.data();
         loss_layer::backward(a.probs_.data(), a.targets_.data(), dlogits, N, loss_scale / T(N));
         // logits = lnf · wteᵀ: dlnf = dlogits · wte, dwte += dlogitsᵀ · lnf
         T* dlnf = a.scratch_.dln.data();

@@ -1,82 +1,267 @@
 // tinyformer/detail/kernel.hpp: the header-only matrix product behind tinyformer::gemm.
+//
+//   C(M,N) = alpha · op(A)(M,K) · op(B)(K,N) + beta · C,  row-major, CBLAS's strides
+//
+// Blocked as GotoBLAS and BLIS do. C is cut into tiles of MR rows by NR = 2·W columns (W
+// numbers per SIMD register), each computed in MR·2 registers by a micro-kernel that, for
+// every k, loads two vectors of op(B)'s row k and broadcasts MR numbers of op(A)'s column k
+// into fused multiply-adds. Both operands are first copied ("packed") into aligned
+// thread-local scratch, zero-padded to whole tiles: a KC by NR panel of op(B), which stays
+// in L1 while the micro-kernel walks down the rows of C, and an MC by KC block of op(A),
+// which stays in L2 while the panels of B go by. Packing reads A and B contiguously in every
+// case but a transposed B, which goes through register transposes (transpose.hpp).
+//
+// The scratch is static thread-local storage of a fixed size (about 144 KiB per thread and
+// scalar type): made with the thread, so that a product allocates nothing.
 #pragma once
 
-#include <cstddef>  // std::size_t
+#include <algorithm>  // std::min, std::fill
+#include <cstddef>    // std::size_t
 
-#include <xsimd/xsimd.hpp>  // SIMD batches for the inner loops
+#include "simd.hpp"       // dot, axpy
+#include "transpose.hpp"  // transpose_rows
+#include "xsimd.hpp"      // SIMD batches for the micro-kernel
 
 namespace tinyformer {
 namespace detail {
 
-// Σ_k a[k]·b[k] with SIMD accumulators.
+// The blocking for T on the instruction set this is compiled for (xsimd's default).
 template <class T>
-T dot(const T* a, const T* b, std::size_t n) {
+struct gemm_blocking {
     using batch = xsimd::batch<T>;
-    constexpr std::size_t W = batch::size;
-    batch acc0(T(0)), acc1(T(0));
-    std::size_t k = 0;
-    for (; k + 2 * W <= n; k += 2 * W) {
-        acc0 = xsimd::fma(batch::load_unaligned(a + k), batch::load_unaligned(b + k), acc0);
-        acc1 = xsimd::fma(batch::load_unaligned(a + k + W), batch::load_unaligned(b + k + W), acc1);
-    }
-    for (; k + W <= n; k += W) {
-        acc0 = xsimd::fma(batch::load_unaligned(a + k), batch::load_unaligned(b + k), acc0);
-    }
-    T s = xsimd::hadd(acc0 + acc1);
-    for (; k < n; ++k) s += a[k] * b[k];
+    static constexpr std::size_t W = batch::size;
+    // AVX-512 has 32 vector registers, SSE and AVX2 16: MR·2 accumulators, two vectors of
+    // B and a broadcast of A must fit
+    static constexpr std::size_t MR = sizeof(batch) >= 64 ? 8 : 6;
+    static constexpr std::size_t NR = 2 * W;
+    // a KC by NR panel of B takes about 16 KiB, half of a usual L1 data cache
+    static constexpr std::size_t KC = std::min<std::size_t>(256, 16384 / (NR * sizeof(T)));
+    // an MC by KC block of A takes about 128 KiB of L2
+    static constexpr std::size_t MC = MR * (131072 / (KC * sizeof(T)) / MR);
+};
+
+// Packing buffers, one per thread and scalar type, of a fixed size: allocated with the
+// thread (static thread-local storage), never by a call.
+template <class T>
+struct gemm_scratch {
+    using S = gemm_blocking<T>;
+    alignas(64) T a[S::MC * S::KC];  // (MC/MR, MR, KC) or (MC/MR, KC, MR): a block of op(A)
+    alignas(64) T b[S::KC * S::NR];  // (KC, NR) one panel of op(B)
+};
+
+template <class T>
+gemm_scratch<T>& gemm_buffers() {
+    static thread_local gemm_scratch<T> s;
     return s;
 }
 
-// y[j] += alpha · x[j], j < n
+// out = op(A)[ic.., pc..] (mc, kc) in panels of MR rows, the last one zero-padded. A row of
+// A is copied as it lies, out(MR, KC) per panel; a column of a transposed A likewise,
+// out(kc, MR) per panel. Either way every copy is contiguous.
 template <class T>
-void axpy(T alpha, const T* x, T* y, std::size_t n) {
-    using batch = xsimd::batch<T>;
-    constexpr std::size_t W = batch::size;
-    const batch va(alpha);
-    std::size_t j = 0;
-    for (; j + W <= n; j += W) {
-        xsimd::fma(va, batch::load_unaligned(x + j), batch::load_unaligned(y + j))
-            .store_unaligned(y + j);
+void pack_a(bool ta, const T* A, std::size_t lda, std::size_t ic, std::size_t pc,
+            std::size_t mc, std::size_t kc, T* out) {
+    constexpr std::size_t MR = gemm_blocking<T>::MR, KC = gemm_blocking<T>::KC;
+    for (std::size_t ir = 0; ir < mc; ir += MR) {
+        const std::size_t mr = std::min(MR, mc - ir);
+        T* panel = out + ir * KC;
+        if (!ta) {
+            for (std::size_t i = 0; i < mr; ++i) {
+                std::copy(A + (ic + ir + i) * lda + pc, A + (ic + ir + i) * lda + pc + kc,
+                          panel + i * KC);
+            }
+            for (std::size_t i = mr; i < MR; ++i) {
+                std::fill(panel + i * KC, panel + i * KC + kc, T(0));
+            }
+        } else {
+            for (std::size_t k = 0; k < kc; ++k) {
+                const T* src = A + (pc + k) * lda + ic + ir;
+                T* dst = panel + k * MR;
+                if (mr == MR) {
+                    for (std::size_t i = 0; i < MR; ++i) dst[i] = src[i];
+                } else {
+                    for (std::size_t i = 0; i < MR; ++i) dst[i] = i < mr ? src[i] : T(0);
+                }
+            }
+        }
     }
-    for (; j < n; ++j) y[j] += alpha * x[j];
 }
 
-// C(M,N) = alpha · op(A) · op(B) + beta · C, row-major.
+// out(kc, NR) = op(B)[pc.., jc..], zero beyond the nr valid columns
 template <class T>
-void gemm_kernel(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, T alpha, const T* A,
-                 std::size_t lda, const T* B, std::size_t ldb, T beta, T* C, std::size_t ldc) {
-    // scale C by beta first; beta 0 overwrites, so C may hold garbage
+void pack_b(bool tb, const T* B, std::size_t ldb, std::size_t pc, std::size_t jc,
+            std::size_t kc, std::size_t nr, T* out) {
+    using S = gemm_blocking<T>;
+    constexpr std::size_t NR = S::NR, W = S::W;
+    using batch = typename S::batch;
+    if (!tb && nr == NR) {
+        // op(B)[k, j] = B[k, j]: rows are contiguous
+        for (std::size_t k = 0; k < kc; ++k) {
+            const T* src = B + (pc + k) * ldb + jc;
+            batch::load_unaligned(src).store_aligned(out + k * NR);
+            batch::load_unaligned(src + W).store_aligned(out + k * NR + W);
+        }
+    } else if (!tb) {
+        for (std::size_t k = 0; k < kc; ++k) {
+            const T* src = B + (pc + k) * ldb + jc;
+            T* dst = out + k * NR;
+            for (std::size_t j = 0; j < nr; ++j) dst[j] = src[j];
+            for (std::size_t j = nr; j < NR; ++j) dst[j] = T(0);
+        }
+    } else if (nr == NR) {
+        // op(B)[k, j] = B[j, k]: a transpose
+        transpose_rows(B + jc * ldb + pc, ldb, NR, kc, out);
+    } else {
+        // the last columns, one number at a time
+        for (std::size_t j = 0; j < nr; ++j) {
+            const T* src = B + (jc + j) * ldb + pc;
+            for (std::size_t k = 0; k < kc; ++k) out[k * NR + j] = src[k];
+        }
+        for (std::size_t k = 0; nr < NR && k < kc; ++k) {
+            std::fill(out + k * NR + nr, out + (k + 1) * NR, T(0));
+        }
+    }
+}
+
+// C(m,n) = alpha · a(MR,kc) · b(kc,NV·W) + beta · C for the valid m <= MR rows and n <= NV·W
+// columns, where a(i,k) = a[i·RS + k·CS] and b is a packed panel (rows NR apart). beta 0
+// writes C without reading it. NV = 1 serves a last panel of at most W columns.
+template <class T, std::size_t RS, std::size_t CS, std::size_t NV>
+void micro_kernel(std::size_t kc, const T* a, const T* b, T alpha, T beta, T* c,
+                  std::size_t ldc, std::size_t m, std::size_t n) {
+    using S = gemm_blocking<T>;
+    using batch = typename S::batch;
+    constexpr std::size_t MR = S::MR, NR = S::NR, W = S::W;
+    batch acc[MR][NV];  // (MR, NV·W) the tile
+    for (std::size_t i = 0; i < MR; ++i) {
+        for (std::size_t v = 0; v < NV; ++v) acc[i][v] = batch(T(0));
+    }
+    // acc += a[:, k] ⊗ b[k, :] for every k
+    for (std::size_t k = 0; k < kc; ++k) {
+        batch bk[NV];
+        for (std::size_t v = 0; v < NV; ++v) bk[v] = batch::load_aligned(b + k * NR + v * W);
+        for (std::size_t i = 0; i < MR; ++i) {
+            const batch ai(a[i * RS + k * CS]);
+            for (std::size_t v = 0; v < NV; ++v) acc[i][v] = xsimd::fma(ai, bk[v], acc[i][v]);
+        }
+    }
+    // C = alpha · acc + beta · C, straight into C when the tile is whole
+    const batch va(alpha), vb(beta);
+    if (m == MR && n == NV * W) {
+        for (std::size_t i = 0; i < MR; ++i) {
+            for (std::size_t v = 0; v < NV; ++v) {
+                T* ci = c + i * ldc + v * W;
+                batch r = acc[i][v] * va;
+                if (beta != T(0)) r = xsimd::fma(vb, batch::load_unaligned(ci), r);
+                r.store_unaligned(ci);
+            }
+        }
+        return;
+    }
+    alignas(64) T tile[MR * NV * W];
+    for (std::size_t i = 0; i < MR; ++i) {
+        for (std::size_t v = 0; v < NV; ++v) {
+            (acc[i][v] * va).store_aligned(tile + (i * NV + v) * W);
+        }
+    }
+    for (std::size_t i = 0; i < m; ++i) {
+        T* ci = c + i * ldc;
+        const T* ti = tile + i * NV * W;
+        if (beta == T(0)) {
+            for (std::size_t j = 0; j < n; ++j) ci[j] = ti[j];
+        } else {
+            for (std::size_t j = 0; j < n; ++j) ci[j] = beta * ci[j] + ti[j];
+        }
+    }
+}
+
+// one tile of C, with the narrower kernel when at most W columns are left
+template <class T, std::size_t RS, std::size_t CS>
+void tile(std::size_t kc, const T* a, const T* b, T alpha, T beta, T* c, std::size_t ldc,
+          std::size_t m, std::size_t n) {
+    if (n <= gemm_blocking<T>::W) {
+        micro_kernel<T, RS, CS, 1>(kc, a, b, alpha, beta, c, ldc, m, n);
+    } else {
+        micro_kernel<T, RS, CS, 2>(kc, a, b, alpha, beta, c, ldc, m, n);
+    }
+}
+
+// C(M,N) = beta · C, where beta 0 overwrites (C may hold anything, NaN included)
+template <class T>
+void scale_rows(std::size_t M, std::size_t N, T beta, T* C, std::size_t ldc) {
     for (std::size_t i = 0; i < M; ++i) {
         T* c = C + i * ldc;
         if (beta == T(0)) {
-            for (std::size_t j = 0; j < N; ++j) c[j] = T(0);
+            std::fill(c, c + N, T(0));
         } else if (beta != T(1)) {
             for (std::size_t j = 0; j < N; ++j) c[j] *= beta;
         }
     }
-    if (!tb) {
-        // rows of B are contiguous: C[i,:] += alpha · A[i,k] · B[k,:]
-        for (std::size_t i = 0; i < M; ++i) {
-            T* c = C + i * ldc;
+}
+
+// A product of a few rows (generation's one position at a time), without packing:
+// C[i,:] += alpha · op(A)[i,k] · op(B)[k,:], or with B transposed C[i,j] += alpha · dot.
+template <class T>
+void gemm_few_rows(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, T alpha,
+                   const T* A, std::size_t lda, const T* B, std::size_t ldb, T beta, T* C,
+                   std::size_t ldc) {
+    scale_rows(M, N, beta, C, ldc);
+    for (std::size_t i = 0; i < M; ++i) {
+        T* c = C + i * ldc;
+        if (!tb) {
             for (std::size_t k = 0; k < K; ++k) {
-                const T a = alpha * (ta ? A[k * lda + i] : A[i * lda + k]);
-                if (a != T(0)) axpy(a, B + k * ldb, c, N);
+                axpy(alpha * (ta ? A[k * lda + i] : A[i * lda + k]), B + k * ldb, c, N);
             }
-        }
-    } else if (!ta) {
-        // B transposed: C[i,j] += alpha · A[i,:]·B[j,:], both contiguous
-        for (std::size_t i = 0; i < M; ++i) {
-            for (std::size_t j = 0; j < N; ++j) {
-                C[i * ldc + j] += alpha * dot(A + i * lda, B + j * ldb, K);
-            }
-        }
-    } else {
-        // both transposed: C[i,j] += alpha · Σ_k A[k,i]·B[j,k]
-        for (std::size_t i = 0; i < M; ++i) {
+        } else if (!ta) {
+            for (std::size_t j = 0; j < N; ++j) c[j] += alpha * dot(A + i * lda, B + j * ldb, K);
+        } else {
             for (std::size_t j = 0; j < N; ++j) {
                 T s = T(0);
                 for (std::size_t k = 0; k < K; ++k) s += A[k * lda + i] * B[j * ldb + k];
-                C[i * ldc + j] += alpha * s;
+                c[j] += alpha * s;
+            }
+        }
+    }
+}
+
+// C(M,N) = alpha · op(A) · op(B) + beta · C, row-major.
+template <class T>
+void gemm_kernel(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, T alpha,
+                 const T* A, std::size_t lda, const T* B, std::size_t ldb, T beta, T* C,
+                 std::size_t ldc) {
+    using S = gemm_blocking<T>;
+    constexpr std::size_t MR = S::MR, NR = S::NR, KC = S::KC, MC = S::MC;
+    if (M == 0 || N == 0) return;
+    // nothing to add: C = beta · C, A and B unread
+    if (K == 0 || alpha == T(0)) {
+        scale_rows(M, N, beta, C, ldc);
+        return;
+    }
+    // too few rows to pay for packing B
+    if (M < MR / 2) {
+        gemm_few_rows(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    gemm_scratch<T>& s = gemm_buffers<T>();
+    for (std::size_t pc = 0; pc < K; pc += KC) {
+        const std::size_t kc = std::min(KC, K - pc);
+        // the first panel of K applies beta, the later ones add to it
+        const T beta_p = pc == 0 ? beta : T(1);
+        for (std::size_t ic = 0; ic < M; ic += MC) {
+            const std::size_t mc = std::min(MC, M - ic);
+            pack_a(ta, A, lda, ic, pc, mc, kc, s.a);
+            for (std::size_t jc = 0; jc < N; jc += NR) {
+                const std::size_t nr = std::min(NR, N - jc);
+                pack_b(tb, B, ldb, pc, jc, kc, nr, s.b);
+                for (std::size_t ir = 0; ir < mc; ir += MR) {
+                    const std::size_t mr = std::min(MR, mc - ir);
+                    T* c = C + (ic + ir) * ldc + jc;
+                    if (ta) {
+                        tile<T, 1, MR>(kc, s.a + ir * KC, s.b, alpha, beta_p, c, ldc, mr, nr);
+                    } else {
+                        tile<T, KC, 1>(kc, s.a + ir * KC, s.b, alpha, beta_p, c, ldc, mr, nr);
+                    }
+                }
             }
         }
     }

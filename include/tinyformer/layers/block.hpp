@@ -6,7 +6,7 @@
 // With dropout, each residual branch is masked before it is added.
 #pragma once
 
-#include <algorithm>  // std::copy, std::fill
+#include <algorithm>  // std::fill
 #include <cstddef>    // std::size_t
 #include <string>     // std::string
 
@@ -115,19 +115,24 @@ struct block {
                          T* dx, std::size_t B, std::size_t t, T drop) {
         const std::size_t N = B * t;
         T* dln = s.dln.data();
-        T* dbranch = s.dbranch.data();
+        // a branch's output gradient is dx itself, or dx masked into s.dbranch with dropout;
+        // the branch reads it before the LayerNorm below adds into dx
+        auto branch_grad = [&](const dynamic<T, 2>& mask) -> const T* {
+            if (drop == T(0)) return dx;
+            T* dbranch = s.dbranch.data();
+            for (std::size_t i = 0; i < N * C; ++i) dbranch[i] = dx[i] * mask.data()[i];
+            return dbranch;
+        };
         // out = x2 + mlp(ln_2(x2)): d x2 = d out + the MLP path
-        std::copy(dx, dx + N * C, dbranch);
-        if (drop > T(0)) detail::apply_mask(a.mask_mlp.data(), dbranch, N * C);
+        const T* dmlp = branch_grad(a.mask_mlp);
         std::fill(dln, dln + N * C, T(0));
-        mlp_layer::backward(p.mlp, g.mlp, a.mlp, a.ln_2.data(), dbranch, dln, s.dhidden.data(), N);
+        mlp_layer::backward(p.mlp, g.mlp, a.mlp, a.ln_2.data(), dmlp, dln, s.dhidden.data(), N);
         norm_layer::backward(p.ln_2, g.ln_2, a.res.data(), a.ln_2_mean.data(), a.ln_2_rstd.data(),
                              dln, dx, N);
         // x2 = x + attn(ln_1(x)): d x = d x2 + the attention path
-        std::copy(dx, dx + N * C, dbranch);
-        if (drop > T(0)) detail::apply_mask(a.mask_attn.data(), dbranch, N * C);
+        const T* dattn = branch_grad(a.mask_attn);
         std::fill(dln, dln + N * C, T(0));
-        attn_layer::backward(p.attn, g.attn, a.attn, s.attn, a.ln_1.data(), dbranch, dln, B, t,
+        attn_layer::backward(p.attn, g.attn, a.attn, s.attn, a.ln_1.data(), dattn, dln, B, t,
                              drop);
         norm_layer::backward(p.ln_1, g.ln_1, inp, a.ln_1_mean.data(), a.ln_1_rstd.data(), dln, dx,
                              N);

@@ -1,10 +1,11 @@
 // tinyformer/layers/cross_entropy.hpp: the mean of -log softmax(logits)[target] over rows.
 #pragma once
 
-#include <algorithm>  // std::max
-#include <cmath>      // std::exp, std::log
-#include <cstddef>    // std::size_t
-#include <cstdint>    // std::int32_t
+#include <cmath>    // std::log
+#include <cstddef>  // std::size_t
+#include <cstdint>  // std::int32_t
+
+#include "../detail/simd.hpp"
 
 namespace tinyformer {
 
@@ -16,15 +17,9 @@ struct cross_entropy {
         for (std::size_t r = 0; r < N; ++r) {
             const T* z = logits + r * V;
             T* pr = probs + r * V;
-            T m = z[0];
-            for (std::size_t j = 1; j < V; ++j) m = std::max(m, z[j]);
-            T sum = T(0);
-            for (std::size_t j = 0; j < V; ++j) {
-                pr[j] = std::exp(z[j] - m);
-                sum += pr[j];
-            }
-            const T inv = T(1) / sum;
-            for (std::size_t j = 0; j < V; ++j) pr[j] *= inv;
+            const T m = detail::max_of(z, V);
+            const T sum = detail::exp_shifted(z, m, pr, V);
+            detail::scale(pr, T(1) / sum, V);
             // -log p[target] = log Σ exp(z - m) - (z[target] - m), exact for tiny p
             const std::size_t y = static_cast<std::size_t>(targets[r]);
             total += double(std::log(sum)) - double(z[y] - m);
