@@ -27,7 +27,8 @@ struct shape {
 
 // The products of a training step: a shard of 3 (small) or 2 (large) sequences, forward
 // (A · Wᵀ), input gradient (dout · W), weight gradient (doutᵀ · inp), and one attention head
-// read in place from qkv; then the brief's reference sizes and a large square.
+// read in place from qkv; then the brief's reference sizes, generation's one row at a time
+// (with the key/value cache) and a large square.
 const shape shapes[] = {
     {"small qkv forward", false, true, 192, 384, 128, 128, 128, 384},
     {"small fc forward", false, true, 192, 512, 128, 128, 128, 512},
@@ -53,6 +54,11 @@ const shape shapes[] = {
     {"large head q·kT", false, true, 256, 256, 64, 1152, 1152, 256},
     {"large head p·v", false, false, 256, 64, 256, 256, 1152, 384},
     {"gemv 1x384x128", false, true, 1, 384, 128, 128, 128, 384},
+    {"gemv 1x128x512", false, true, 1, 128, 512, 512, 512, 128},
+    {"gemv 1x384x128 nn", false, false, 1, 384, 128, 128, 384, 384},
+    {"gemv head 1x64x32", false, true, 1, 64, 32, 384, 384, 64},
+    {"gemv head 1x32x64 nn", false, false, 1, 32, 64, 64, 384, 32},
+    {"gemv head 64x1x32 nn", false, false, 64, 1, 32, 384, 1, 1},
     {"square 1024", false, false, 1024, 1024, 1024, 1024, 1024, 1024},
 };
 

@@ -7,8 +7,10 @@
 # Builds DIR (default build-bench: release, -march=native, OpenBLAS when installed), then N
 # times over (default 3), one after the other so that a busy machine slows all of them alike:
 # training of both presets with 1 thread and with every core, with the configured kernel and
-# (when that is BLAS) the header-only one, and PyTorch's reference on both presets. Every
-# JSON line goes to DIR/bench-results.jsonl; the table shows medians over the N rounds.
+# (when that is BLAS) the header-only one, and PyTorch's reference on both presets. Then once
+# each: the matrix products (gemm_bench), generation and model files when those benchmarks
+# exist. Every JSON line goes to DIR/bench-results.jsonl; the tables show medians over the N
+# rounds.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -38,17 +40,21 @@ fi
 [[ -f $text ]] || { echo "run.sh: $text not found" >&2; exit 1; }
 
 # the build, benchmarks only
-if [[ ! -f $build/build.ninja ]]; then
+if [[ -f $build/build.ninja ]]; then
+    meson setup --reconfigure "$build" >/dev/null
+else
     meson setup "$build" --buildtype=release -Dnative=true >/dev/null
 fi
-targets=(train_throughput gemm_bench)
-header=()
-if [[ -n $(meson introspect "$build" --targets | "$python" -c '
+# the benchmark programs this build has: NAME, and NAME_header when NAME uses BLAS
+built=$(meson introspect "$build" --targets | "$python" -c '
 import json, sys
-print(" ".join(t["name"] for t in json.load(sys.stdin) if t["name"].endswith("_header")))') ]]; then
-    header=(train_throughput_header gemm_bench_header)
-fi
-meson compile -C "$build" "${targets[@]}" "${header[@]}" >/dev/null
+print(" ".join(t["name"] for t in json.load(sys.stdin) if t["subproject"] is None
+               and t["defined_in"].endswith("bench/meson.build")))')
+has() { [[ " $built " == *" $1 "* ]]; }
+targets=(train_throughput)
+has train_throughput_header && targets+=(train_throughput_header)
+# shellcheck disable=SC2086  # the names are single words
+meson compile -C "$build" $built >/dev/null
 
 out=$build/bench-results.jsonl
 : >"$out"
@@ -75,7 +81,7 @@ run() {  # a command whose JSON lines go to $out, each tagged with the round
 
 for ((round = 1; round <= repeat; ++round)); do
     echo "run.sh: round $round of $repeat" >&2
-    for bin in "${targets[0]}" "${header[@]:0:1}"; do
+    for bin in "${targets[@]}"; do
         for preset in small large; do
             for threads in 1 all; do
                 run "$build/bench/$bin" --preset "$preset" --threads "$threads" \
@@ -87,9 +93,12 @@ for ((round = 1; round <= repeat; ++round)); do
     run "$python" "$torch_reference" --text "$text" --block 256 --embed 384 --heads 6 \
         --layers 6 --batch 8 --steps 10 --warmup 2
 done
-# the matrix products once, the header-only kernel against OpenBLAS when built with it
+# once each: the matrix products (the header-only kernel against OpenBLAS when built with
+# it), generation and model files
 round=0
-run "$build/bench/gemm_bench"
+has gemm_bench && run "$build/bench/gemm_bench"
+has generate_throughput && run "$build/bench/generate_throughput"
+has model_file_bench && run "$build/bench/model_file_bench"
 
 "$python" - "$out" <<'EOF'
 import json, statistics, sys
@@ -110,38 +119,56 @@ def torch(preset):
             and r["config"]["block"] == block]
 kernels = [k for k in ("header", "blas") if any(r.get("kernel") == k for r in rows
                                                  if r.get("bench") == "train")]
+def col(sel, key):
+    return median([r[key] for r in sel])
 print()
-print("| preset | threads | " + " | ".join(f"{k} tok/s" for k in kernels) +
-      " | PyTorch tok/s | " + " | ".join(f"{k} / PyTorch" for k in kernels) +
-      " | " + " | ".join(f"{k} of peak" for k in kernels) + " | peak RSS MiB | model MiB |")
-print("|---" * (5 + 3 * len(kernels)) + "|")
+print("Training, tokens per second (wall clock), medians of the rounds:")
+print()
+print("| preset | threads | " + " | ".join(f"{k}" for k in kernels) + " | PyTorch | " +
+      " | ".join(f"{k} / PyTorch" for k in kernels) + " | " +
+      " | ".join(f"{k} of peak" for k in kernels) + " |")
+print("|---" * (3 + 3 * len(kernels)) + "|")
 for preset in ("small", "large"):
     pt = torch(preset)
     pt_tps = median([r["tokens_per_second"] for r in pt])
     pt_threads = pt[0]["threads"] if pt else "?"
     for threads in (1, "all"):
-        cells, ratios, fracs, rss, model = [], [], [], [], []
-        shown = threads
-        for k in kernels:
-            sel = train(preset, k, threads)
-            tps = median([r["tokens_per_second"] for r in sel])
-            cells.append(f"{tps:,.0f}")
-            ratios.append(f"{tps / pt_tps:.2f}x" if threads == "all" else "")
-            fracs.append(f"{median([r['fraction_of_peak'] for r in sel]):.2f}")
-            rss += [r["peak_rss_mib"] for r in sel]
-            model += [r["model_mib"] for r in sel]
-            if sel and threads == "all":
-                shown = sel[0]["threads"]
-        torch_cell = f"{pt_tps:,.0f} ({pt_threads} thr)" if threads == "all" else ""
+        sels = [train(preset, k, threads) for k in kernels]
+        shown = next((s[0]["threads"] for s in sels if s), threads)
+        cells = [f"{col(s, 'tokens_per_second'):,.0f}" for s in sels]
+        ratios = [f"{col(s, 'tokens_per_second') / pt_tps:.2f}x" if threads == "all" else ""
+                  for s in sels]
+        fracs = [f"{col(s, 'fraction_of_peak'):.2f}" for s in sels]
+        torch_cell = f"{pt_tps:,.0f} ({pt_threads} thread)" if threads == "all" else ""
         print(f"| {preset} | {shown} | " + " | ".join(cells) + f" | {torch_cell} | " +
-              " | ".join(ratios) + " | " + " | ".join(fracs) +
-              f" | {median(rss):.0f} | {median(model):.0f} |")
+              " | ".join(ratios) + " | " + " | ".join(fracs) + " |")
 print()
 for preset in ("small", "large"):
     for k in kernels:
-        one = median([r["tokens_per_second"] for r in train(preset, k, 1)])
-        every = median([r["tokens_per_second"] for r in train(preset, k, "all")])
+        one = col(train(preset, k, 1), "tokens_per_second")
+        every = col(train(preset, k, "all"), "tokens_per_second")
         print(f"scaling {preset} {k}: every core / 1 thread = {every / one:.2f}")
+starts = [r["start_join_us"] for r in rows if r.get("bench") == "threads"]
+if starts:
+    print(f"thread start and join: {median(starts):.0f} us, twice per step")
+print()
+print("Per CPU-second of the process (what the code does with the cores it gets), and memory:")
+print()
+print("| preset | threads | kernel | tokens / CPU-s | of peak | peak RSS MiB | model MiB "
+      "(params + grads + moments + activations) |")
+print("|---" * 7 + "|")
+for preset in ("small", "large"):
+    for threads in (1, "all"):
+        for k in kernels:
+            sel = train(preset, k, threads)
+            if not sel:
+                continue
+            parts = " + ".join(f"{col(sel, key):.0f}" for key in
+                               ("params_mib", "grads_mib", "moments_mib", "activations_mib"))
+            print(f"| {preset} | {sel[0]['threads']} | {k} | "
+                  f"{col(sel, 'tokens_per_cpu_second'):,.0f} | "
+                  f"{col(sel, 'cpu_fraction_of_peak'):.2f} | {col(sel, 'peak_rss_mib'):.0f} | "
+                  f"{col(sel, 'model_mib'):.0f} ({parts}) |")
 gemm = [r for r in rows if r.get("bench") == "gemm"]
 if gemm:
     print()
@@ -155,5 +182,10 @@ if gemm:
         if has_blas:
             line += f" {r['blas_gflops']:.1f} | {r['header_over_blas']:.2f} |"
         print(line)
+other = [r for r in rows if r.get("bench") not in (None, "machine", "train", "threads", "gemm")]
+if other:
+    print()
+    for r in other:
+        print("  ".join(f"{k}: {v}" for k, v in r.items() if k != "round"))
 print(f"\n(JSON lines: {sys.argv[1]})")
 EOF

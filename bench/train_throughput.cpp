@@ -4,12 +4,20 @@
 //
 // A step is what PyTorch's reference times: forward and backward of a batch over the worker
 // threads (parallel_gradients), the gradient norm, clipping and AdamW. Tokens are random ids:
-// the speed does not depend on them. Next to each figure: the single-precision GEMM peak of
-// this machine, measured in the same run (the best kernel at 1024³ on one core, times the
-// threads), the fraction of it reached, and the peak resident memory against the sum of
-// parameters, gradients, AdamW moments and activations. Beside the wall-clock figure,
-// tokens_per_cpu_second divides by the CPU time of the whole process (every thread): on a
-// machine that other work shares, it shows what the code does when it gets the cores.
+// the speed does not depend on them. Next to each figure:
+//   gflops            achieved, from the constexpr FLOP count (train_flops_per_token)
+//   peak_gflops       this machine's single-precision GEMM peak, measured in the same run: the
+//                     best kernel at 1024³ on one core (by the thread's CPU time, so that
+//                     other work on the machine does not lower it), times the threads
+//   fraction_of_peak  gflops / peak_gflops
+//   tokens_per_cpu_second, cpu_fraction_of_peak
+//                     the same per CPU-second of the process (all its threads): on a shared
+//                     machine, what the code does when it gets the cores
+//   peak_rss_mib      the process's peak resident memory so far (run one configuration per
+//                     process to read it per configuration), next to model_mib, the sum of
+//                     parameters, one gradient buffer per shard, the two AdamW moments and
+//                     each worker's activations
+// and one line with the time to start and join the worker threads, as each step does twice.
 #include <sys/resource.h>  // getrusage: peak resident memory
 #include <time.h>          // clock_gettime(CLOCK_PROCESS_CPUTIME_ID)
 
@@ -37,6 +45,13 @@ double seconds_since(clock_type::time_point t0) {
     return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
+// CPU seconds of this thread (THREAD) or of the process, all threads (PROCESS)
+double cpu_now(clockid_t which) {
+    timespec ts{};
+    clock_gettime(which, &ts);
+    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
 // GFLOP/s of the best of a few C(n,n) = A(n,n)·B(n,n) with `kernel`, on this thread.
 template <class Kernel>
 double gemm_gflops(std::size_t n, Kernel&& kernel) {
@@ -45,10 +60,10 @@ double gemm_gflops(std::size_t n, Kernel&& kernel) {
     for (auto& x : a) x = float(gen.uniform() - 0.5);
     for (auto& x : b) x = float(gen.uniform() - 0.5);
     double best = 1e30;
-    for (int rep = 0; rep < 5; ++rep) {
-        const auto t0 = clock_type::now();
+    for (int rep = 0; rep < 7; ++rep) {
+        const double t0 = cpu_now(CLOCK_THREAD_CPUTIME_ID);
         kernel(n, a.data(), b.data(), c.data());
-        best = std::min(best, seconds_since(t0));
+        best = std::min(best, cpu_now(CLOCK_THREAD_CPUTIME_ID) - t0);
     }
     return 2.0 * double(n) * double(n) * double(n) / best * 1e-9;
 }
@@ -105,13 +120,6 @@ double thread_start_us(std::size_t workers) {
     return us[us.size() / 2];
 }
 
-// CPU seconds of the process, all threads
-double cpu_now() {
-    timespec ts{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
-}
-
 double peak_rss_mib() {
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
@@ -143,38 +151,43 @@ void run(const char* preset, std::size_t batch, std::size_t threads, double seco
     for (int round = 0; round < 5; ++round) {
         std::size_t steps = 0;
         const auto t0 = clock_type::now();
-        const double c0 = cpu_now();
+        const double c0 = cpu_now(CLOCK_PROCESS_CPUTIME_ID);
         do {
             step();
             ++steps;
         } while (seconds_since(t0) < seconds / 5);
         rates.push_back(double(steps * batch * T) / seconds_since(t0));
-        cpu_rates.push_back(double(steps * batch * T) / (cpu_now() - c0));
+        cpu_rates.push_back(double(steps * batch * T) / (cpu_now(CLOCK_PROCESS_CPUTIME_ID) - c0));
     }
     std::sort(rates.begin(), rates.end());
     std::sort(cpu_rates.begin(), cpu_rates.end());
     const double tps = rates[rates.size() / 2];
     const double cpu_tps = cpu_rates[cpu_rates.size() / 2];
-    const double gflops = tps * double(tinyformer::train_flops_per_token<Cfg>()) * 1e-9;
+    const double flops = double(tinyformer::train_flops_per_token<Cfg>());
+    const double gflops = tps * flops * 1e-9;
     const double peak = peak_one_core * double(engine.threads());
-    const std::size_t P = tinyformer::parameter_count<Cfg>() * sizeof(typename Cfg::value_type);
-    const std::size_t acts = activation_bytes<Cfg>((batch + engine.shards() - 1) /
-                                                   engine.shards());
     // parameters, one gradient buffer per shard, two moments, activations per worker
-    const double model_mib =
-        double(P + engine.shards() * P + 2 * P + engine.threads() * acts) / (1024.0 * 1024.0);
+    const double mib = 1024.0 * 1024.0;
+    const double P = double(tinyformer::parameter_count<Cfg>() * sizeof(typename Cfg::value_type));
+    const double acts = double(engine.threads()) *
+                        double(activation_bytes<Cfg>((batch + engine.shards() - 1) /
+                                                     engine.shards()));
+    const double grads = double(engine.shards()) * P;
     std::printf("{\"bench\": \"train\", \"preset\": \"%s\", \"threads\": %zu, \"batch\": %zu, "
-                "\"kernel\": \"%s\", \"tokens_per_second\": %.1f, "
-                "\"tokens_per_cpu_second\": %.1f, \"gflops\": %.2f, "
-                "\"peak_gflops\": %.2f, \"fraction_of_peak\": %.3f, \"peak_rss_mib\": %.1f, "
-                "\"model_mib\": %.1f}\n",
+                "\"kernel\": \"%s\", \"tokens_per_second\": %.1f, \"gflops\": %.2f, "
+                "\"peak_gflops\": %.2f, \"fraction_of_peak\": %.3f, "
+                "\"tokens_per_cpu_second\": %.1f, \"cpu_fraction_of_peak\": %.3f, "
+                "\"peak_rss_mib\": %.1f, \"model_mib\": %.1f, \"params_mib\": %.1f, "
+                "\"grads_mib\": %.1f, \"moments_mib\": %.1f, \"activations_mib\": %.1f}\n",
                 preset, engine.threads(), batch,
 #ifdef TINYFORMER_USE_BLAS
                 "blas",
 #else
                 "header",
 #endif
-                tps, cpu_tps, gflops, peak, gflops / peak, peak_rss_mib(), model_mib);
+                tps, gflops, peak, gflops / peak, cpu_tps, cpu_tps * flops * 1e-9 / peak_one_core,
+                peak_rss_mib(), (P + grads + 2 * P + acts) / mib, P / mib, grads / mib,
+                2 * P / mib, acts / mib);
     std::fflush(stdout);
 }
 
@@ -185,15 +198,17 @@ int main(int argc, char** argv) {
     tinyformer::blas_single_threaded();
     std::string preset = "all", threads = "both";
     double seconds = 10;
+    bool usage = argc % 2 == 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!std::strcmp(argv[i], "--preset")) preset = argv[i + 1];
         else if (!std::strcmp(argv[i], "--threads")) threads = argv[i + 1];
         else if (!std::strcmp(argv[i], "--seconds")) seconds = std::stod(argv[i + 1]);
-        else {
-            std::fprintf(stderr, "usage: %s [--preset small|large|all] [--threads N|all|both] "
-                         "[--seconds S]\n", argv[0]);
-            return 2;
-        }
+        else usage = true;
+    }
+    if (usage || (preset != "small" && preset != "large" && preset != "all")) {
+        std::fprintf(stderr, "usage: %s [--preset small|large|all] [--threads N|all|both] "
+                     "[--seconds S]\n", argv[0]);
+        return 2;
     }
     const std::size_t all = tinyformer::default_threads();
     std::vector<std::size_t> counts;

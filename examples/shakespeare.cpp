@@ -52,7 +52,7 @@ struct preset;
 template <>
 struct preset<SmallConfig> {
     static constexpr const char* name = "small";
-    static constexpr preset_defaults defaults{12, 2000, 100, 1e-3, 1e-4};
+    static constexpr preset_defaults defaults{12, 6000, 200, 1e-3, 1e-4};
 };
 template <>
 struct preset<MediumConfig> {
@@ -89,7 +89,9 @@ struct usage_problem {
 
 std::atomic<int> stop_signal{0};
 
-extern "C" void on_stop_signal(int sig) { stop_signal.store(sig); }
+extern "C" void on_stop_signal(int sig) {
+    stop_signal.store(sig);
+}
 
 bool file_exists(const std::string& path) {
     struct stat st;
@@ -173,23 +175,27 @@ std::string stream_text(tf::kv_cache<Model>& cache, const tf::vocabulary& vocab,
 template <class Model>
 tf::model_file<Model> load_for_use(const std::string& path) {
     if (!file_exists(path)) {
-        throw usage_problem{path + ": no such model file; train one first with "
-                                   "`shakespeare train --model " + path + "`"};
+        throw usage_problem{path +
+                            ": no such model file; train one first with "
+                            "`shakespeare train --model " +
+                            path + "`"};
     }
     try {
         return tf::load_model_file<Model>(path);
     } catch (const tf::file_error& e) {
         throw usage_problem{std::string(e.what()) +
-                            "\n(train a new model with `shakespeare train --fresh --model " +
-                            path + "`)"};
+                            "\n(train a new model with `shakespeare train --fresh --model " + path +
+                            "`)"};
     }
 }
 
 // The preset a model file holds, read from its header.
 std::string preset_of(const std::string& path) {
     if (!file_exists(path)) {
-        throw usage_problem{path + ": no such model file; train one first with "
-                                   "`shakespeare train --model " + path + "`"};
+        throw usage_problem{path +
+                            ": no such model file; train one first with "
+                            "`shakespeare train --model " +
+                            path + "`"};
     }
     try {
         return tf::read_model_header(path).preset;
@@ -252,8 +258,9 @@ int run_train(const train_flags& f) {
                                 " (the file is left as it is; --fresh starts over)"};
         }
         if (!mf.training) {
-            throw usage_problem{f.model + ": holds no training state to resume from "
-                                          "(the file is left as it is; --fresh starts over)"};
+            throw usage_problem{f.model +
+                                ": holds no training state to resume from "
+                                "(the file is left as it is; --fresh starts over)"};
         }
         const auto& tr = *mf.training;
         ao = tr.optimizer;
@@ -292,14 +299,13 @@ int run_train(const train_flags& f) {
               << "data: " << f.data << " (" << data.train_size() << " training, "
               << data.validation_size() << " validation characters, " << vocab.size()
               << " distinct)\n"
-              << "model: " << f.model << (resumed ? " (resuming at iteration " +
-                                                        std::to_string(state.iteration) + ")"
-                                                  : " (new)")
+              << "model: " << f.model
+              << (resumed ? " (resuming at iteration " + std::to_string(state.iteration) + ")"
+                          : " (new)")
               << "\n"
               << "iterations: " << o.iterations << ", batch " << o.batch << ", lr "
-              << o.schedule.max_lr << " (warm-up " << o.schedule.warmup_iters
-              << ", cosine to " << o.schedule.min_lr << " at " << o.schedule.decay_iters
-              << ")\n"
+              << o.schedule.max_lr << " (warm-up " << o.schedule.warmup_iters << ", cosine to "
+              << o.schedule.min_lr << " at " << o.schedule.decay_iters << ")\n"
               << "threads: " << (o.threads ? o.threads : tf::default_threads()) << "\n"
               << std::flush;
 
@@ -328,9 +334,8 @@ int run_train(const train_flags& f) {
     };
     auto save_in_background = [&](std::unique_ptr<tf::model_file<Model>> s, std::string path) {
         wait_for_writer();
-        writing = std::async(std::launch::async, [s = std::move(s), path]() {
-            tf::save_model_file(path, *s);
-        });
+        writing = std::async(std::launch::async,
+                             [s = std::move(s), path]() { tf::save_model_file(path, *s); });
     };
     const std::string best_path = sibling(f.model, ".best.json");
     std::unique_ptr<typename Model::Params> best_params;
@@ -360,11 +365,11 @@ int run_train(const train_flags& f) {
     hooks.on_eval = [&](const tf::eval_report& r) {
         if (progress) std::fputs("\r\033[K", stderr);
         std::printf("iter %6zu | train %.4f | val %.4f%s | %7.0f tok/s | %s | eta %s\n",
-                    r.iteration, r.train_loss, r.val_loss, r.best ? "*" : " ",
-                    r.tokens_per_second, format_duration(r.elapsed_seconds).c_str(),
+                    r.iteration, r.train_loss, r.val_loss, r.best ? "*" : " ", r.tokens_per_second,
+                    format_duration(r.elapsed_seconds).c_str(),
                     format_duration(r.eta_seconds).c_str());
-        csv << r.iteration << ',' << r.train_loss << ',' << r.val_loss << ','
-            << r.tokens_per_second << ',' << r.elapsed_seconds << ',' << lr_now << '\n'
+        csv << r.iteration << ',' << r.train_loss << ',' << r.val_loss << ',' << r.tokens_per_second
+            << ',' << r.elapsed_seconds << ',' << lr_now << '\n'
             << std::flush;
         if (r.best) {
             best_params = std::make_unique<typename Model::Params>(*mf.params);
@@ -418,8 +423,8 @@ int run_train(const train_flags& f) {
         return sig == SIGTERM ? exit_sigterm : exit_sigint;
     }
     std::cout << "saved " << f.model << " (iteration " << state.iteration << ", val loss "
-              << state.last_val_loss << "; lowest " << state.best_val_loss << " in "
-              << best_path << ")\n";
+              << state.last_val_loss << "; lowest " << state.best_val_loss << " in " << best_path
+              << ")\n";
     return exit_ok;
 }
 
@@ -627,13 +632,15 @@ int run(int argc, char** argv) {
     train->add_option("--data", tf_.data, "the UTF-8 training text")->capture_default_str();
     train->add_option("--model", tf_.model, "the model file, written atomically")
         ->capture_default_str();
-    train->add_option("--preset", tf_.preset,
-                      "small (nanoGPT's CPU recipe) or medium; default: the model file's, "
-                      "or small")
+    train
+        ->add_option("--preset", tf_.preset,
+                     "small (nanoGPT's CPU recipe) or medium; default: the model file's, "
+                     "or small")
         ->check(CLI::IsMember({"small", "medium"}));
-    train->add_option("--iters", tf_.iters,
-                      "iterations to train (default: 2000 small, 3000 medium; when resuming, "
-                      "more iterations from where the file is)")
+    train
+        ->add_option("--iters", tf_.iters,
+                     "iterations to train (default: 6000 small, 3000 medium; when resuming, "
+                     "more iterations from where the file is)")
         ->check(CLI::PositiveNumber);
     train->add_option("--batch", tf_.batch, "sequences per iteration (default: 12)")
         ->check(CLI::PositiveNumber);
@@ -698,9 +705,8 @@ int run(int argc, char** argv) {
         } else if (!tf_.fresh && file_exists(tf_.model)) {
             const std::string held = preset_of(tf_.model);
             if (held != name) {
-                throw usage_problem{tf_.model + ": the file holds preset '" + held +
-                                    "', not '" + name +
-                                    "' (the file is left as it is; --fresh starts over)"};
+                throw usage_problem{tf_.model + ": the file holds preset '" + held + "', not '" +
+                                    name + "' (the file is left as it is; --fresh starts over)"};
             }
         }
         int rc = exit_ok;

@@ -30,7 +30,7 @@ if ! "${setup[@]}" >"$setup_log" 2>&1; then
     cat "$setup_log" >&2
     stop "meson setup failed"
 fi
-grep -E '^ +(blas|native|buildtype) +:' "$setup_log"
+grep -E '^ +(blas|native|buildtype) *:' "$setup_log"
 
 echo "test.sh: meson compile -C $build"
 meson compile -C "$build" || stop "the build failed"

@@ -19,6 +19,7 @@
 #include <vector>     // std::vector
 
 #include "error.hpp"
+#include "gemm.hpp"
 
 namespace tinyformer {
 
@@ -48,6 +49,8 @@ public:
           shards_(shards ? shards : default_shards(batch)),
           threads_(std::min(threads ? threads : default_threads(), shards_)) {
         if (batch == 0) throw usage_error("parallel_gradients: the batch must be at least 1");
+        // each worker's products stay on its own thread: no oversubscription
+        blas_single_threaded();
         if (shards_ > batch) {
             throw usage_error("parallel_gradients: " + std::to_string(shards_) +
                               " shards for a batch of " + std::to_string(batch) +

@@ -242,7 +242,7 @@ private:
 
 // ---- include/tinyformer/detail/simd.hpp ----
 // tinyformer/detail/simd.hpp: loops over a row of numbers with SIMD batches (xsimd's default
-// instruction set), for the layers' reductions and the matrix product's small cases.
+// instruction set), for softmax, cross-entropy and the matrix product's single rows.
 //
 // Sums use several running batches, so their order differs from a plain loop's: results
 // agree with it to rounding, not bit for bit.
@@ -269,39 +269,20 @@ T lane_max(const xsimd::batch<T>& v) {
     return m;
 }
 
-// Σ_i x[i], i < n
-template <class T>
-T sum(const T* x, std::size_t n) {
-    using batch = xsimd::batch<T>;
-    constexpr std::size_t W = batch::size;
-    batch acc0(T(0)), acc1(T(0));
-    std::size_t i = 0;
-    for (; i + 2 * W <= n; i += 2 * W) {
-        acc0 += batch::load_unaligned(x + i);
-        acc1 += batch::load_unaligned(x + i + W);
-    }
-    if (i + W <= n) {
-        acc0 += batch::load_unaligned(x + i);
-        i += W;
-    }
-    T s = lane_sum(acc0 + acc1);
-    for (; i < n; ++i) s += x[i];
-    return s;
-}
-
 // Σ_i a[i]·b[i], i < n
 template <class T>
 T dot(const T* a, const T* b, std::size_t n) {
     using batch = xsimd::batch<T>;
     constexpr std::size_t W = batch::size;
+    const std::size_t pairs = n - n % (2 * W), whole = n - n % W;
     batch acc0(T(0)), acc1(T(0));
     std::size_t i = 0;
-    for (; i + 2 * W <= n; i += 2 * W) {
+    for (; i < pairs; i += 2 * W) {
         acc0 = xsimd::fma(batch::load_unaligned(a + i), batch::load_unaligned(b + i), acc0);
         acc1 = xsimd::fma(batch::load_unaligned(a + i + W), batch::load_unaligned(b + i + W),
                           acc1);
     }
-    if (i + W <= n) {
+    if (i < whole) {
         acc0 = xsimd::fma(batch::load_unaligned(a + i), batch::load_unaligned(b + i), acc0);
         i += W;
     }
@@ -315,14 +296,16 @@ template <class T>
 T max_of(const T* x, std::size_t n) {
     using batch = xsimd::batch<T>;
     constexpr std::size_t W = batch::size;
-    std::size_t i = 0;
+    const std::size_t whole = n - n % W;
     T m = x[0];
-    if (n >= W) {
+    if (whole > 0) {
         batch acc = batch::load_unaligned(x);
-        for (i = W; i + W <= n; i += W) acc = xsimd::max(acc, batch::load_unaligned(x + i));
+        for (std::size_t i = W; i < whole; i += W) {
+            acc = xsimd::max(acc, batch::load_unaligned(x + i));
+        }
         m = lane_max(acc);
     }
-    for (; i < n; ++i) m = std::max(m, x[i]);
+    for (std::size_t i = whole; i < n; ++i) m = std::max(m, x[i]);
     return m;
 }
 
@@ -332,9 +315,10 @@ T exp_shifted(const T* x, T shift, T* y, std::size_t n) {
     using batch = xsimd::batch<T>;
     constexpr std::size_t W = batch::size;
     const batch vs(shift);
+    const std::size_t whole = n - n % W;
     batch acc(T(0));
     std::size_t i = 0;
-    for (; i + W <= n; i += W) {
+    for (; i < whole; i += W) {
         const batch e = xsimd::exp(batch::load_unaligned(x + i) - vs);
         e.store_unaligned(y + i);
         acc += e;
@@ -353,23 +337,10 @@ void scale(T* x, T s, std::size_t n) {
     using batch = xsimd::batch<T>;
     constexpr std::size_t W = batch::size;
     const batch vs(s);
+    const std::size_t whole = n - n % W;
     std::size_t i = 0;
-    for (; i + W <= n; i += W) (batch::load_unaligned(x + i) * vs).store_unaligned(x + i);
+    for (; i < whole; i += W) (batch::load_unaligned(x + i) * vs).store_unaligned(x + i);
     for (; i < n; ++i) x[i] *= s;
-}
-
-// y[i] += alpha · x[i], i < n
-template <class T>
-void axpy(T alpha, const T* x, T* y, std::size_t n) {
-    using batch = xsimd::batch<T>;
-    constexpr std::size_t W = batch::size;
-    const batch va(alpha);
-    std::size_t i = 0;
-    for (; i + W <= n; i += W) {
-        xsimd::fma(va, batch::load_unaligned(x + i), batch::load_unaligned(y + i))
-            .store_unaligned(y + i);
-    }
-    for (; i < n; ++i) y[i] += alpha * x[i];
 }
 
 }  // namespace detail
@@ -507,13 +478,21 @@ inline void transpose_rows(const float* src, std::size_t ld, std::size_t R, std:
 //
 //   C(M,N) = alpha · op(A)(M,K) · op(B)(K,N) + beta · C,  row-major, CBLAS's strides
 //
-// C is cut into tiles of MR rows by NR = 2·W columns (W floats per SIMD register), each
-// computed in MR·2 registers by a micro-kernel that, for every k, loads two vectors of
-// op(B)'s row k and broadcasts MR numbers of op(A)'s column k into fused multiply-adds.
-// op(B) is copied ("packed") a KC by NR panel at a time into aligned thread-local scratch,
-// so that the micro-kernel reads it contiguously from L1 while it walks down the rows of C;
-// op(A) is read where it lies (a row of A, or a column when transposed, has stride 1 in
-// one of the two directions), except for the last MR rows, which are copied zero-padded.
+// Blocked as GotoBLAS and BLIS do. C is cut into tiles of MR rows by NR = 2·W columns (W
+// numbers per SIMD register), each computed in MR·2 registers by a micro-kernel that, for
+// every k, loads two vectors of op(B)'s row k and broadcasts MR numbers of op(A)'s column k
+// into fused multiply-adds. Both operands are first copied ("packed") into aligned
+// thread-local scratch, zero-padded to whole tiles: a KC by NR panel of op(B), which stays
+// in L1 while the micro-kernel walks down the rows of C, and an MC by KC block of op(A),
+// which stays in L2 while the panels of B go by. Packing reads A and B contiguously in every
+// case but a transposed B, which goes through register transposes (transpose.hpp). A product
+// of a few rows, or of up to three columns (generation's one position at a time), skips the
+// packing for plain vector loops.
+//
+// The scratch is static thread-local storage of a fixed size (about 144 KiB per thread and
+// scalar type): made with the thread, so that a product allocates nothing.
+
+#include <cstring>    // std::memcpy
 
 namespace tinyformer {
 namespace detail {
@@ -554,25 +533,34 @@ gemm_scratch<T>& gemm_buffers() {
 template <class T>
 void pack_a(bool ta, const T* A, std::size_t lda, std::size_t ic, std::size_t pc,
             std::size_t mc, std::size_t kc, T* out) {
-    constexpr std::size_t MR = gemm_blocking<T>::MR, KC = gemm_blocking<T>::KC;
+    using S = gemm_blocking<T>;
+    using batch = typename S::batch;
+    constexpr std::size_t MR = S::MR, KC = S::KC, W = S::W;
     for (std::size_t ir = 0; ir < mc; ir += MR) {
         const std::size_t mr = std::min(MR, mc - ir);
         T* panel = out + ir * KC;
         if (!ta) {
             for (std::size_t i = 0; i < mr; ++i) {
-                std::copy(A + (ic + ir + i) * lda + pc, A + (ic + ir + i) * lda + pc + kc,
-                          panel + i * KC);
+                const T* src = A + (ic + ir + i) * lda + pc;
+                T* dst = panel + i * KC;
+                const std::size_t whole = kc - kc % W;
+                for (std::size_t k = 0; k < whole; k += W) {
+                    batch::load_unaligned(src + k).store_aligned(dst + k);
+                }
+                for (std::size_t k = whole; k < kc; ++k) dst[k] = src[k];
             }
-            for (std::size_t i = mr; i < MR; ++i) std::fill(panel + i * KC, panel + i * KC + kc, T(0));
+            for (std::size_t i = mr; i < MR; ++i) {
+                std::fill(panel + i * KC, panel + i * KC + kc, T(0));
+            }
+        } else if (mr == MR) {
+            // a fixed-size copy, which the compiler makes a vector move
+            for (std::size_t k = 0; k < kc; ++k) {
+                std::memcpy(panel + k * MR, A + (pc + k) * lda + ic + ir, MR * sizeof(T));
+            }
         } else {
             for (std::size_t k = 0; k < kc; ++k) {
                 const T* src = A + (pc + k) * lda + ic + ir;
-                T* dst = panel + k * MR;
-                if (mr == MR) {
-                    for (std::size_t i = 0; i < MR; ++i) dst[i] = src[i];
-                } else {
-                    for (std::size_t i = 0; i < MR; ++i) dst[i] = i < mr ? src[i] : T(0);
-                }
+                for (std::size_t i = 0; i < MR; ++i) panel[k * MR + i] = i < mr ? src[i] : T(0);
             }
         }
     }
@@ -614,58 +602,66 @@ void pack_b(bool tb, const T* B, std::size_t ldb, std::size_t pc, std::size_t jc
     }
 }
 
-// C(m,n) = alpha · a(MR,kc) · b(kc,NR) + beta · C for the valid m <= MR rows and n <= NR
-// columns, where a(i,k) = a[i·RS + k·CS] and b is a packed panel. beta 0 writes C without
-// reading it.
-template <class T, std::size_t RS, std::size_t CS>
+// C(m,n) = alpha · a(MR,kc) · b(kc,NV·W) + beta · C for the valid m <= MR rows and n <= NV·W
+// columns, where a(i,k) = a[i·RS + k·CS] and b is a packed panel (rows NR apart). beta 0
+// writes C without reading it. NV = 1 serves a last panel of at most W columns.
+template <class T, std::size_t RS, std::size_t CS, std::size_t NV>
 void micro_kernel(std::size_t kc, const T* a, const T* b, T alpha, T beta, T* c,
                   std::size_t ldc, std::size_t m, std::size_t n) {
     using S = gemm_blocking<T>;
     using batch = typename S::batch;
     constexpr std::size_t MR = S::MR, NR = S::NR, W = S::W;
-    batch acc0[MR], acc1[MR];  // (MR, NR) the tile, in two halves of W columns
+    batch acc[MR][NV];  // (MR, NV·W) the tile
     for (std::size_t i = 0; i < MR; ++i) {
-        acc0[i] = batch(T(0));
-        acc1[i] = batch(T(0));
+        for (std::size_t v = 0; v < NV; ++v) acc[i][v] = batch(T(0));
     }
     // acc += a[:, k] ⊗ b[k, :] for every k
     for (std::size_t k = 0; k < kc; ++k) {
-        const batch b0 = batch::load_aligned(b + k * NR);
-        const batch b1 = batch::load_aligned(b + k * NR + W);
+        batch bk[NV];
+        for (std::size_t v = 0; v < NV; ++v) bk[v] = batch::load_aligned(b + k * NR + v * W);
         for (std::size_t i = 0; i < MR; ++i) {
             const batch ai(a[i * RS + k * CS]);
-            acc0[i] = xsimd::fma(ai, b0, acc0[i]);
-            acc1[i] = xsimd::fma(ai, b1, acc1[i]);
+            for (std::size_t v = 0; v < NV; ++v) acc[i][v] = xsimd::fma(ai, bk[v], acc[i][v]);
         }
     }
     // C = alpha · acc + beta · C, straight into C when the tile is whole
     const batch va(alpha), vb(beta);
-    if (m == MR && n == NR) {
+    if (m == MR && n == NV * W) {
         for (std::size_t i = 0; i < MR; ++i) {
-            T* ci = c + i * ldc;
-            batch r0 = acc0[i] * va, r1 = acc1[i] * va;
-            if (beta != T(0)) {
-                r0 = xsimd::fma(vb, batch::load_unaligned(ci), r0);
-                r1 = xsimd::fma(vb, batch::load_unaligned(ci + W), r1);
+            for (std::size_t v = 0; v < NV; ++v) {
+                T* ci = c + i * ldc + v * W;
+                batch r = acc[i][v] * va;
+                if (beta != T(0)) r = xsimd::fma(vb, batch::load_unaligned(ci), r);
+                r.store_unaligned(ci);
             }
-            r0.store_unaligned(ci);
-            r1.store_unaligned(ci + W);
         }
         return;
     }
-    alignas(64) T tile[MR * NR];
+    alignas(64) T tile[MR * NV * W];
     for (std::size_t i = 0; i < MR; ++i) {
-        (acc0[i] * va).store_aligned(tile + i * NR);
-        (acc1[i] * va).store_aligned(tile + i * NR + W);
+        for (std::size_t v = 0; v < NV; ++v) {
+            (acc[i][v] * va).store_aligned(tile + (i * NV + v) * W);
+        }
     }
     for (std::size_t i = 0; i < m; ++i) {
         T* ci = c + i * ldc;
-        const T* ti = tile + i * NR;
+        const T* ti = tile + i * NV * W;
         if (beta == T(0)) {
             for (std::size_t j = 0; j < n; ++j) ci[j] = ti[j];
         } else {
             for (std::size_t j = 0; j < n; ++j) ci[j] = beta * ci[j] + ti[j];
         }
+    }
+}
+
+// one tile of C, with the narrower kernel when at most W columns are left
+template <class T, std::size_t RS, std::size_t CS>
+void tile(std::size_t kc, const T* a, const T* b, T alpha, T beta, T* c, std::size_t ldc,
+          std::size_t m, std::size_t n) {
+    if (n <= gemm_blocking<T>::W) {
+        micro_kernel<T, RS, CS, 1>(kc, a, b, alpha, beta, c, ldc, m, n);
+    } else {
+        micro_kernel<T, RS, CS, 2>(kc, a, b, alpha, beta, c, ldc, m, n);
     }
 }
 
@@ -682,26 +678,87 @@ void scale_rows(std::size_t M, std::size_t N, T beta, T* C, std::size_t ldc) {
     }
 }
 
-// A product of a few rows (generation's one position at a time), without packing:
-// C[i,:] += alpha · op(A)[i,k] · op(B)[k,:], or with B transposed C[i,j] += alpha · dot.
+// c = alpha · r + beta · c for one number, beta 0 not reading c
+template <class T>
+T combine(T alpha, T r, T beta, T c) {
+    return beta == T(0) ? alpha * r : alpha * r + beta * c;
+}
+
+// c(N) = alpha · Σ_k a(k)·B[k, :] + beta · c with a(k) = a[k·inc]: a row of the product by an
+// untransposed B, 4·W columns at a time held in registers over all of K
+template <class T>
+void row_times(std::size_t N, std::size_t K, T alpha, const T* a, std::size_t inc,
+               const T* B, std::size_t ldb, T beta, T* c) {
+    using batch = xsimd::batch<T>;
+    constexpr std::size_t W = batch::size;
+    const batch va(alpha), vb(beta);
+    std::size_t j = 0;
+    for (std::size_t width = 4 * W; width >= W; width /= 2) {
+        for (; N - j >= width; j += width) {
+            batch acc[4] = {batch(T(0)), batch(T(0)), batch(T(0)), batch(T(0))};
+            for (std::size_t k = 0; k < K; ++k) {
+                const batch ak(a[k * inc]);
+                for (std::size_t v = 0; v < width / W; ++v) {
+                    acc[v] = xsimd::fma(ak, batch::load_unaligned(B + k * ldb + j + v * W), acc[v]);
+                }
+            }
+            for (std::size_t v = 0; v < width / W; ++v) {
+                batch r = acc[v] * va;
+                if (beta != T(0)) r = xsimd::fma(vb, batch::load_unaligned(c + j + v * W), r);
+                r.store_unaligned(c + j + v * W);
+            }
+        }
+    }
+    for (; j < N; ++j) {
+        T r = T(0);
+        for (std::size_t k = 0; k < K; ++k) r += a[k * inc] * B[k * ldb + j];
+        c[j] = combine(alpha, r, beta, c[j]);
+    }
+}
+
+// c(N) = alpha · B(N, K) · a(K) + beta · c, c[j] at c + j·incc: a row of the product by a
+// transposed B (or a column of A · b), four dot products at a time, so that each load of a
+// serves four rows of B
+template <class T>
+void row_times_transposed(std::size_t N, std::size_t K, T alpha, const T* a, const T* B,
+                          std::size_t ldb, T beta, T* c, std::size_t incc = 1) {
+    using batch = xsimd::batch<T>;
+    constexpr std::size_t W = batch::size;
+    const std::size_t KW = K - K % W;
+    std::size_t j = 0;
+    for (; N - j >= 4; j += 4) {
+        batch acc[4] = {batch(T(0)), batch(T(0)), batch(T(0)), batch(T(0))};
+        for (std::size_t k = 0; k < KW; k += W) {
+            const batch ak = batch::load_unaligned(a + k);
+            for (std::size_t r = 0; r < 4; ++r) {
+                acc[r] = xsimd::fma(batch::load_unaligned(B + (j + r) * ldb + k), ak, acc[r]);
+            }
+        }
+        for (std::size_t r = 0; r < 4; ++r) {
+            T sum = lane_sum(acc[r]);
+            for (std::size_t k = KW; k < K; ++k) sum += a[k] * B[(j + r) * ldb + k];
+            c[(j + r) * incc] = combine(alpha, sum, beta, c[(j + r) * incc]);
+        }
+    }
+    for (; j < N; ++j) c[j * incc] = combine(alpha, dot(a, B + j * ldb, K), beta, c[j * incc]);
+}
+
+// A product of a few rows (generation's one position at a time), without packing.
 template <class T>
 void gemm_few_rows(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, T alpha,
                    const T* A, std::size_t lda, const T* B, std::size_t ldb, T beta, T* C,
                    std::size_t ldc) {
-    scale_rows(M, N, beta, C, ldc);
     for (std::size_t i = 0; i < M; ++i) {
         T* c = C + i * ldc;
         if (!tb) {
-            for (std::size_t k = 0; k < K; ++k) {
-                axpy(alpha * (ta ? A[k * lda + i] : A[i * lda + k]), B + k * ldb, c, N);
-            }
+            row_times(N, K, alpha, ta ? A + i : A + i * lda, ta ? lda : 1, B, ldb, beta, c);
         } else if (!ta) {
-            for (std::size_t j = 0; j < N; ++j) c[j] += alpha * dot(A + i * lda, B + j * ldb, K);
+            row_times_transposed(N, K, alpha, A + i * lda, B, ldb, beta, c);
         } else {
             for (std::size_t j = 0; j < N; ++j) {
-                T s = T(0);
-                for (std::size_t k = 0; k < K; ++k) s += A[k * lda + i] * B[j * ldb + k];
-                c[j] += alpha * s;
+                T r = T(0);
+                for (std::size_t k = 0; k < K; ++k) r += A[k * lda + i] * B[j * ldb + k];
+                c[j] = combine(alpha, r, beta, c[j]);
             }
         }
     }
@@ -718,6 +775,14 @@ void gemm_kernel(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, 
     // nothing to add: C = beta · C, A and B unread
     if (K == 0 || alpha == T(0)) {
         scale_rows(M, N, beta, C, ldc);
+        return;
+    }
+    // a matrix times a vector or two: dot products of A's rows with op(B)'s columns, when both
+    // are contiguous
+    if (N < 4 && !ta && (tb || ldb == 1)) {
+        for (std::size_t j = 0; j < N; ++j) {
+            row_times_transposed(M, K, alpha, tb ? B + j * ldb : B + j, A, lda, beta, C + j, ldc);
+        }
         return;
     }
     // too few rows to pay for packing B
@@ -740,11 +805,9 @@ void gemm_kernel(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, 
                     const std::size_t mr = std::min(MR, mc - ir);
                     T* c = C + (ic + ir) * ldc + jc;
                     if (ta) {
-                        micro_kernel<T, 1, MR>(kc, s.a + ir * KC, s.b, alpha, beta_p, c, ldc,
-                                               mr, nr);
+                        tile<T, 1, MR>(kc, s.a + ir * KC, s.b, alpha, beta_p, c, ldc, mr, nr);
                     } else {
-                        micro_kernel<T, KC, 1>(kc, s.a + ir * KC, s.b, alpha, beta_p, c, ldc,
-                                               mr, nr);
+                        tile<T, KC, 1>(kc, s.a + ir * KC, s.b, alpha, beta_p, c, ldc, mr, nr);
                     }
                 }
             }
@@ -765,7 +828,7 @@ void gemm_kernel(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, 
 // goes to CBLAS (OpenBLAS); otherwise to the header-only kernel in detail/kernel.hpp.
 
 #ifdef TINYFORMER_USE_BLAS
-#include <cblas.h>  // cblas_sgemm, cblas_dgemm
+#include <cblas.h>  // cblas_sgemm, cblas_dgemm; OpenBLAS's openblas_set_num_threads
 #endif
 
 namespace tinyformer {
@@ -800,6 +863,15 @@ void gemm(op ta, op tb, std::size_t M, std::size_t N, std::size_t K, T alpha, co
 #else
     detail::gemm_kernel(ta == op::transpose, tb == op::transpose, M, N, K, alpha, A, lda, B, ldb,
                         beta, C, ldc);
+#endif
+}
+
+// Makes OpenBLAS run every product on the calling thread alone, process-wide, so that its
+// own thread pool does not compete with the workers of parallel_gradients (each of which
+// calls gemm). Does nothing with the header-only kernel or another CBLAS.
+inline void blas_single_threaded() {
+#if defined(TINYFORMER_USE_BLAS) && defined(OPENBLAS_VERSION)
+    openblas_set_num_threads(1);
 #endif
 }
 
@@ -937,8 +1009,8 @@ struct attention {
                 const T* k = q + C;
                 const T* v = q + 2 * C;
                 T* att = a.att.data() + (b * NH + h) * t * t;  // (t, t)
-                // scores = q · kᵀ / sqrt(hs)
-                gemm(op::none, op::transpose, t, t, hs, scale, q, 3 * C, k, 3 * C, T(0), att, t);
+                // scores = q · kᵀ / sqrt(hs), on and below the diagonal
+                lower_times_transposed(t, scale, q, 3 * C, k, 3 * C, att);
                 // causal softmax: row i sees positions 0..i
                 for (std::size_t i = 0; i < t; ++i) softmax_causal_row(att + i * t, i, t);
                 // y = p · v, with p masked by dropout when training with it
@@ -949,8 +1021,7 @@ struct attention {
                     for (std::size_t i = 0; i < t * t; ++i) s.pd.data()[i] = att[i] * mask[i];
                     pv = s.pd.data();
                 }
-                gemm(op::none, op::none, t, hs, t, T(1), pv, t, v, 3 * C, T(0),
-                     a.y.data() + b * t * C + h * hs, C);
+                lower_times(t, pv, v, 3 * C, a.y.data() + b * t * C + h * hs, C);
             }
         }
         proj_layer::forward(p.c_proj, a.y.data(), out, N);
@@ -964,7 +1035,6 @@ struct attention {
         // through c_proj: dy = dout · W_proj
         std::fill(s.dy.data(), s.dy.data() + N * C, T(0));
         proj_layer::backward(p.c_proj, g.c_proj, a.y.data(), dout, s.dy.data(), N);
-        std::fill(s.dqkv.data(), s.dqkv.data() + N * 3 * C, T(0));
         for (std::size_t b = 0; b < B; ++b) {
             for (std::size_t h = 0; h < NH; ++h) {
                 const std::size_t row0 = b * t * 3 * C + h * hs;
@@ -978,27 +1048,67 @@ struct attention {
                 const T* att = a.att.data() + (b * NH + h) * t * t;
                 const T* mask = drop > T(0) ? a.att_mask.data() + (b * NH + h) * t * t : nullptr;
                 T* dp = s.dp.data();
-                // y = pd · v:  dpd = dy · vᵀ,  dv += pdᵀ · dy
+                // y = pd · v:  dpd = dy · vᵀ (on and below the diagonal),  dv = pdᵀ · dy
                 const T* pv = att;
                 if (mask) {
                     for (std::size_t i = 0; i < t * t; ++i) s.pd.data()[i] = att[i] * mask[i];
                     pv = s.pd.data();
                 }
-                gemm(op::none, op::transpose, t, t, hs, T(1), dy, C, v, 3 * C, T(0), dp, t);
-                gemm(op::transpose, op::none, t, hs, t, T(1), pv, t, dy, C, T(1), dv, 3 * C);
+                lower_times_transposed(t, T(1), dy, C, v, 3 * C, dp);
+                lower_transposed_times(t, pv, dy, C, dv, 3 * C);
                 if (mask) detail::apply_mask(mask, dp, t * t);
                 // p = softmax(sc): dsc = p ⊙ (dp - Σ_j p·dp), zero above the diagonal; the
                 // 1/sqrt(hs) of sc = q·kᵀ·scale folds in here
                 for (std::size_t i = 0; i < t; ++i) {
                     softmax_backward_row(att + i * t, dp + i * t, i, t, scale);
                 }
-                // sc = q · kᵀ:  dq += dsc · k,  dk += dscᵀ · q
-                gemm(op::none, op::none, t, hs, t, T(1), dp, t, k, 3 * C, T(1), dq, 3 * C);
-                gemm(op::transpose, op::none, t, hs, t, T(1), dp, t, q, 3 * C, T(1), dk, 3 * C);
+                // sc = q · kᵀ:  dq = dsc · k,  dk = dscᵀ · q
+                lower_times(t, dp, k, 3 * C, dq, 3 * C);
+                lower_transposed_times(t, dp, q, 3 * C, dk, 3 * C);
             }
         }
         // through c_attn
         qkv_layer::backward(p.c_attn, g.c_attn, inp, s.dqkv.data(), dinp, N);
+    }
+
+    // The products with the causal (t, t) matrices skip their zeros above the diagonal a
+    // block of rows at a time: rows [r0, r1) of a lower-triangular matrix end at column r1.
+    // Blocks of about 64 rows from t = 128 on, so that each product stays a good size.
+    static std::size_t row_blocks(std::size_t t) { return t >= 128 ? 4 : t >= 2 ? 2 : 1; }
+
+    // out(t, t) = alpha · a(t, hs) · b(t, hs)ᵀ on and below the diagonal (row stride t); a
+    // block's entries right of r1 are left as they were
+    static void lower_times_transposed(std::size_t t, T alpha, const T* a, std::size_t lda,
+                                       const T* b, std::size_t ldb, T* out) {
+        const std::size_t P = row_blocks(t);
+        for (std::size_t blk = 0; blk < P; ++blk) {
+            const std::size_t r0 = blk * t / P, r1 = (blk + 1) * t / P;
+            gemm(op::none, op::transpose, r1 - r0, r1, hs, alpha, a + r0 * lda, lda, b, ldb, T(0),
+                 out + r0 * t, t);
+        }
+    }
+
+    // out(t, hs) = l(t, t) · b(t, hs), l lower-triangular (row stride t)
+    static void lower_times(std::size_t t, const T* l, const T* b, std::size_t ldb, T* out,
+                            std::size_t ldo) {
+        const std::size_t P = row_blocks(t);
+        for (std::size_t blk = 0; blk < P; ++blk) {
+            const std::size_t r0 = blk * t / P, r1 = (blk + 1) * t / P;
+            gemm(op::none, op::none, r1 - r0, hs, r1, T(1), l + r0 * t, t, b, ldb, T(0),
+                 out + r0 * ldo, ldo);
+        }
+    }
+
+    // out(t, hs) = l(t, t)ᵀ · b(t, hs), l lower-triangular: rows [c0, c1) of the product
+    // take rows [c0, t) of l and b
+    static void lower_transposed_times(std::size_t t, const T* l, const T* b, std::size_t ldb,
+                                       T* out, std::size_t ldo) {
+        const std::size_t P = row_blocks(t);
+        for (std::size_t blk = 0; blk < P; ++blk) {
+            const std::size_t c0 = blk * t / P, c1 = (blk + 1) * t / P;
+            gemm(op::transpose, op::none, c1 - c0, hs, t - c0, T(1), l + c0 * t + c0, t,
+                 b + c0 * ldb, ldb, T(0), out + c0 * ldo, ldo);
+        }
     }
 
     // row(t): softmax over row[0..i], zeros after
@@ -1015,8 +1125,9 @@ struct attention {
         constexpr std::size_t W = batch::size;
         const T dot = detail::dot(p, dr, i + 1);
         const batch vdot(dot), vscale(scale);
+        const std::size_t whole = (i + 1) - (i + 1) % W;
         std::size_t j = 0;
-        for (; j + W <= i + 1; j += W) {
+        for (; j < whole; j += W) {
             const batch d = batch::load_unaligned(dr + j) - vdot;
             (batch::load_unaligned(p + j) * d * vscale).store_unaligned(dr + j);
         }
@@ -1078,23 +1189,21 @@ struct layernorm {
             T* dx = dinp + r * C;
             const T m = mean[r], s = rstd[r];
             // the two row means the input gradient needs
-            double dn_sum = 0, dn_n_sum = 0;
-            row_sums(x, dy, w, m, s, dn_sum, dn_n_sum);
-            const T dn_mean = T(dn_sum / double(C)), dn_n_mean = T(dn_n_sum / double(C));
+            T dn_mean = T(0), dn_n_mean = T(0);
+            row_sums(x, dy, w, m, s, dn_mean, dn_n_mean);
+            dn_mean /= T(C);
+            dn_n_mean /= T(C);
             // parameter gradients and the input gradient
-            for (std::size_t i = 0; i < C; ++i) {
-                const T n = (x[i] - m) * s;
-                const T dn = dy[i] * w[i];
-                db[i] += dy[i];
-                dw[i] += dy[i] * n;
-                dx[i] += s * (dn - dn_mean - n * dn_n_mean);
-            }
+            row_gradients(x, dy, w, m, s, dn_mean, dn_n_mean, dw, db, dx);
         }
     }
 
-    // The row sums are accumulated in double, in L running sums that the compiler turns into
-    // SIMD lanes: a float row's mean and variance then round once, at the end.
+    // The forward pass's row sums are accumulated in double, in L running sums: a float
+    // row's mean and variance then round once, at the end. The backward pass sums in T, on
+    // SIMD batches of W.
     static constexpr std::size_t L = 8, CL = C - C % L;
+    using batch = xsimd::batch<T>;
+    static constexpr std::size_t W = batch::size, CW = C - C % W;
 
     // Σ_i x[i], over a row of C
     static double row_sum(const T* x) {
@@ -1120,25 +1229,45 @@ struct layernorm {
     }
 
     // dn_sum = Σ_i dn,  dn_n_sum = Σ_i dn·n,  dn = dy·w,  n = (x - m)·s, over a row of C
-    static void row_sums(const T* x, const T* dy, const T* w, T m, T s, double& dn_sum,
-                         double& dn_n_sum) {
-        double acc_dn[L] = {}, acc_dn_n[L] = {};
-        for (std::size_t i = 0; i < CL; i += L) {
-            for (std::size_t l = 0; l < L; ++l) {
-                const T n = (x[i + l] - m) * s;
-                const T dn = dy[i + l] * w[i + l];
-                acc_dn[l] += double(dn);
-                acc_dn_n[l] += double(dn) * double(n);
-            }
+    static void row_sums(const T* x, const T* dy, const T* w, T m, T s, T& dn_sum, T& dn_n_sum) {
+        const batch vm(m), vs(s);
+        batch acc_dn(T(0)), acc_dn_n(T(0));
+        for (std::size_t i = 0; i < CW; i += W) {
+            const batch n = (batch::load_unaligned(x + i) - vm) * vs;
+            const batch dn = batch::load_unaligned(dy + i) * batch::load_unaligned(w + i);
+            acc_dn += dn;
+            acc_dn_n = xsimd::fma(dn, n, acc_dn_n);
         }
-        for (std::size_t i = CL; i < C; ++i) {
+        dn_sum = xsimd::hadd(acc_dn);
+        dn_n_sum = xsimd::hadd(acc_dn_n);
+        for (std::size_t i = CW; i < C; ++i) {
             const T n = (x[i] - m) * s;
             const T dn = dy[i] * w[i];
-            acc_dn[0] += double(dn);
-            acc_dn_n[0] += double(dn) * double(n);
+            dn_sum += dn;
+            dn_n_sum += dn * n;
         }
-        dn_sum = lanes(acc_dn);
-        dn_n_sum = lanes(acc_dn_n);
+    }
+
+    // db += dy,  dw += dy·n,  dx += s·(dn - dn_mean - n·dn_n_mean), over a row of C
+    static void row_gradients(const T* x, const T* dy, const T* w, T m, T s, T dn_mean,
+                              T dn_n_mean, T* dw, T* db, T* dx) {
+        const batch vm(m), vs(s), vmean(dn_mean), vn_mean(dn_n_mean);
+        for (std::size_t i = 0; i < CW; i += W) {
+            const batch d = batch::load_unaligned(dy + i);
+            const batch n = (batch::load_unaligned(x + i) - vm) * vs;
+            const batch dn = d * batch::load_unaligned(w + i);
+            (batch::load_unaligned(db + i) + d).store_unaligned(db + i);
+            xsimd::fma(d, n, batch::load_unaligned(dw + i)).store_unaligned(dw + i);
+            const batch g = vs * (dn - vmean - n * vn_mean);
+            (batch::load_unaligned(dx + i) + g).store_unaligned(dx + i);
+        }
+        for (std::size_t i = CW; i < C; ++i) {
+            const T n = (x[i] - m) * s;
+            const T dn = dy[i] * w[i];
+            db[i] += dy[i];
+            dw[i] += dy[i] * n;
+            dx[i] += s * (dn - dn_mean - n * dn_n_mean);
+        }
     }
 
     // Σ of the L running sums, pairwise
@@ -1174,8 +1303,9 @@ struct pointwise<T, activation::gelu_tanh> {
     // out(n) = gelu(inp)
     static void forward(const T* inp, T* out, std::size_t n) {
         const batch vk(k), vc(c), one(T(1));
+        const std::size_t whole = n - n % W;  // the part that fills whole batches
         std::size_t i = 0;
-        for (; i + W <= n; i += W) {
+        for (; i < whole; i += W) {
             const batch x = batch::load_unaligned(inp + i);
             const batch u = vk * (x + vc * x * x * x);
             (x / (one + xsimd::exp(T(-2) * u))).store_unaligned(out + i);
@@ -1192,8 +1322,9 @@ struct pointwise<T, activation::gelu_tanh> {
     //            = s + 2·x·e·s²·du,  as 1 - tanh² u = 4·s·(1 - s) and 1 - s = e·s
     static void backward(const T* inp, const T* dout, T* dinp, std::size_t n) {
         const batch vk(k), vc(c), v3c(3 * c), vcap(cap), one(T(1));
+        const std::size_t whole = n - n % W;  // the part that fills whole batches
         std::size_t i = 0;
-        for (; i + W <= n; i += W) {
+        for (; i < whole; i += W) {
             const batch x = batch::load_unaligned(inp + i);
             const batch u = vk * (x + vc * x * x * x);
             const batch e = xsimd::exp(xsimd::min(T(-2) * u, vcap));
@@ -1385,19 +1516,24 @@ struct block {
                          T* dx, std::size_t B, std::size_t t, T drop) {
         const std::size_t N = B * t;
         T* dln = s.dln.data();
-        T* dbranch = s.dbranch.data();
+        // a branch's output gradient is dx itself, or dx masked into s.dbranch with dropout;
+        // the branch reads it before the LayerNorm below adds into dx
+        auto branch_grad = [&](const dynamic<T, 2>& mask) -> const T* {
+            if (drop == T(0)) return dx;
+            T* dbranch = s.dbranch.data();
+            for (std::size_t i = 0; i < N * C; ++i) dbranch[i] = dx[i] * mask.data()[i];
+            return dbranch;
+        };
         // out = x2 + mlp(ln_2(x2)): d x2 = d out + the MLP path
-        std::copy(dx, dx + N * C, dbranch);
-        if (drop > T(0)) detail::apply_mask(a.mask_mlp.data(), dbranch, N * C);
+        const T* dmlp = branch_grad(a.mask_mlp);
         std::fill(dln, dln + N * C, T(0));
-        mlp_layer::backward(p.mlp, g.mlp, a.mlp, a.ln_2.data(), dbranch, dln, s.dhidden.data(), N);
+        mlp_layer::backward(p.mlp, g.mlp, a.mlp, a.ln_2.data(), dmlp, dln, s.dhidden.data(), N);
         norm_layer::backward(p.ln_2, g.ln_2, a.res.data(), a.ln_2_mean.data(), a.ln_2_rstd.data(),
                              dln, dx, N);
         // x2 = x + attn(ln_1(x)): d x = d x2 + the attention path
-        std::copy(dx, dx + N * C, dbranch);
-        if (drop > T(0)) detail::apply_mask(a.mask_attn.data(), dbranch, N * C);
+        const T* dattn = branch_grad(a.mask_attn);
         std::fill(dln, dln + N * C, T(0));
-        attn_layer::backward(p.attn, g.attn, a.attn, s.attn, a.ln_1.data(), dbranch, dln, B, t,
+        attn_layer::backward(p.attn, g.attn, a.attn, s.attn, a.ln_1.data(), dattn, dln, B, t,
                              drop);
         norm_layer::backward(p.ln_1, g.ln_1, inp, a.ln_1_mean.data(), a.ln_1_rstd.data(), dln, dx,
                              N);
@@ -2162,7 +2298,6 @@ private:
 // consecutive ids: its first T are the tokens, its last T the targets (tokens shifted by one).
 
 #include <cerrno>       // errno
-#include <cstring>      // std::strerror
 #include <iterator>     // std::back_inserter
 
 namespace tinyformer {
@@ -2810,6 +2945,8 @@ public:
           shards_(shards ? shards : default_shards(batch)),
           threads_(std::min(threads ? threads : default_threads(), shards_)) {
         if (batch == 0) throw usage_error("parallel_gradients: the batch must be at least 1");
+        // each worker's products stay on its own thread: no oversubscription
+        blas_single_threaded();
         if (shards_ > batch) {
             throw usage_error("parallel_gradients: " + std::to_string(shards_) +
                               " shards for a batch of " + std::to_string(batch) +

@@ -9,7 +9,9 @@
 // thread-local scratch, zero-padded to whole tiles: a KC by NR panel of op(B), which stays
 // in L1 while the micro-kernel walks down the rows of C, and an MC by KC block of op(A),
 // which stays in L2 while the panels of B go by. Packing reads A and B contiguously in every
-// case but a transposed B, which goes through register transposes (transpose.hpp).
+// case but a transposed B, which goes through register transposes (transpose.hpp). A product
+// of a few rows, or of up to three columns (generation's one position at a time), skips the
+// packing for plain vector loops.
 //
 // The scratch is static thread-local storage of a fixed size (about 144 KiB per thread and
 // scalar type): made with the thread, so that a product allocates nothing.
@@ -17,8 +19,9 @@
 
 #include <algorithm>  // std::min, std::fill
 #include <cstddef>    // std::size_t
+#include <cstring>    // std::memcpy
 
-#include "simd.hpp"       // dot, axpy
+#include "simd.hpp"       // dot, lane_sum
 #include "transpose.hpp"  // transpose_rows
 #include "xsimd.hpp"      // SIMD batches for the micro-kernel
 
@@ -61,27 +64,34 @@ gemm_scratch<T>& gemm_buffers() {
 template <class T>
 void pack_a(bool ta, const T* A, std::size_t lda, std::size_t ic, std::size_t pc,
             std::size_t mc, std::size_t kc, T* out) {
-    constexpr std::size_t MR = gemm_blocking<T>::MR, KC = gemm_blocking<T>::KC;
+    using S = gemm_blocking<T>;
+    using batch = typename S::batch;
+    constexpr std::size_t MR = S::MR, KC = S::KC, W = S::W;
     for (std::size_t ir = 0; ir < mc; ir += MR) {
         const std::size_t mr = std::min(MR, mc - ir);
         T* panel = out + ir * KC;
         if (!ta) {
             for (std::size_t i = 0; i < mr; ++i) {
-                std::copy(A + (ic + ir + i) * lda + pc, A + (ic + ir + i) * lda + pc + kc,
-                          panel + i * KC);
+                const T* src = A + (ic + ir + i) * lda + pc;
+                T* dst = panel + i * KC;
+                const std::size_t whole = kc - kc % W;
+                for (std::size_t k = 0; k < whole; k += W) {
+                    batch::load_unaligned(src + k).store_aligned(dst + k);
+                }
+                for (std::size_t k = whole; k < kc; ++k) dst[k] = src[k];
             }
             for (std::size_t i = mr; i < MR; ++i) {
                 std::fill(panel + i * KC, panel + i * KC + kc, T(0));
             }
+        } else if (mr == MR) {
+            // a fixed-size copy, which the compiler makes a vector move
+            for (std::size_t k = 0; k < kc; ++k) {
+                std::memcpy(panel + k * MR, A + (pc + k) * lda + ic + ir, MR * sizeof(T));
+            }
         } else {
             for (std::size_t k = 0; k < kc; ++k) {
                 const T* src = A + (pc + k) * lda + ic + ir;
-                T* dst = panel + k * MR;
-                if (mr == MR) {
-                    for (std::size_t i = 0; i < MR; ++i) dst[i] = src[i];
-                } else {
-                    for (std::size_t i = 0; i < MR; ++i) dst[i] = i < mr ? src[i] : T(0);
-                }
+                for (std::size_t i = 0; i < MR; ++i) panel[k * MR + i] = i < mr ? src[i] : T(0);
             }
         }
     }
@@ -199,26 +209,87 @@ void scale_rows(std::size_t M, std::size_t N, T beta, T* C, std::size_t ldc) {
     }
 }
 
-// A product of a few rows (generation's one position at a time), without packing:
-// C[i,:] += alpha · op(A)[i,k] · op(B)[k,:], or with B transposed C[i,j] += alpha · dot.
+// c = alpha · r + beta · c for one number, beta 0 not reading c
+template <class T>
+T combine(T alpha, T r, T beta, T c) {
+    return beta == T(0) ? alpha * r : alpha * r + beta * c;
+}
+
+// c(N) = alpha · Σ_k a(k)·B[k, :] + beta · c with a(k) = a[k·inc]: a row of the product by an
+// untransposed B, 4·W columns at a time held in registers over all of K
+template <class T>
+void row_times(std::size_t N, std::size_t K, T alpha, const T* a, std::size_t inc,
+               const T* B, std::size_t ldb, T beta, T* c) {
+    using batch = xsimd::batch<T>;
+    constexpr std::size_t W = batch::size;
+    const batch va(alpha), vb(beta);
+    std::size_t j = 0;
+    for (std::size_t width = 4 * W; width >= W; width /= 2) {
+        for (; N - j >= width; j += width) {
+            batch acc[4] = {batch(T(0)), batch(T(0)), batch(T(0)), batch(T(0))};
+            for (std::size_t k = 0; k < K; ++k) {
+                const batch ak(a[k * inc]);
+                for (std::size_t v = 0; v < width / W; ++v) {
+                    acc[v] = xsimd::fma(ak, batch::load_unaligned(B + k * ldb + j + v * W), acc[v]);
+                }
+            }
+            for (std::size_t v = 0; v < width / W; ++v) {
+                batch r = acc[v] * va;
+                if (beta != T(0)) r = xsimd::fma(vb, batch::load_unaligned(c + j + v * W), r);
+                r.store_unaligned(c + j + v * W);
+            }
+        }
+    }
+    for (; j < N; ++j) {
+        T r = T(0);
+        for (std::size_t k = 0; k < K; ++k) r += a[k * inc] * B[k * ldb + j];
+        c[j] = combine(alpha, r, beta, c[j]);
+    }
+}
+
+// c(N) = alpha · B(N, K) · a(K) + beta · c, c[j] at c + j·incc: a row of the product by a
+// transposed B (or a column of A · b), four dot products at a time, so that each load of a
+// serves four rows of B
+template <class T>
+void row_times_transposed(std::size_t N, std::size_t K, T alpha, const T* a, const T* B,
+                          std::size_t ldb, T beta, T* c, std::size_t incc = 1) {
+    using batch = xsimd::batch<T>;
+    constexpr std::size_t W = batch::size;
+    const std::size_t KW = K - K % W;
+    std::size_t j = 0;
+    for (; N - j >= 4; j += 4) {
+        batch acc[4] = {batch(T(0)), batch(T(0)), batch(T(0)), batch(T(0))};
+        for (std::size_t k = 0; k < KW; k += W) {
+            const batch ak = batch::load_unaligned(a + k);
+            for (std::size_t r = 0; r < 4; ++r) {
+                acc[r] = xsimd::fma(batch::load_unaligned(B + (j + r) * ldb + k), ak, acc[r]);
+            }
+        }
+        for (std::size_t r = 0; r < 4; ++r) {
+            T sum = lane_sum(acc[r]);
+            for (std::size_t k = KW; k < K; ++k) sum += a[k] * B[(j + r) * ldb + k];
+            c[(j + r) * incc] = combine(alpha, sum, beta, c[(j + r) * incc]);
+        }
+    }
+    for (; j < N; ++j) c[j * incc] = combine(alpha, dot(a, B + j * ldb, K), beta, c[j * incc]);
+}
+
+// A product of a few rows (generation's one position at a time), without packing.
 template <class T>
 void gemm_few_rows(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, T alpha,
                    const T* A, std::size_t lda, const T* B, std::size_t ldb, T beta, T* C,
                    std::size_t ldc) {
-    scale_rows(M, N, beta, C, ldc);
     for (std::size_t i = 0; i < M; ++i) {
         T* c = C + i * ldc;
         if (!tb) {
-            for (std::size_t k = 0; k < K; ++k) {
-                axpy(alpha * (ta ? A[k * lda + i] : A[i * lda + k]), B + k * ldb, c, N);
-            }
+            row_times(N, K, alpha, ta ? A + i : A + i * lda, ta ? lda : 1, B, ldb, beta, c);
         } else if (!ta) {
-            for (std::size_t j = 0; j < N; ++j) c[j] += alpha * dot(A + i * lda, B + j * ldb, K);
+            row_times_transposed(N, K, alpha, A + i * lda, B, ldb, beta, c);
         } else {
             for (std::size_t j = 0; j < N; ++j) {
-                T s = T(0);
-                for (std::size_t k = 0; k < K; ++k) s += A[k * lda + i] * B[j * ldb + k];
-                c[j] += alpha * s;
+                T r = T(0);
+                for (std::size_t k = 0; k < K; ++k) r += A[k * lda + i] * B[j * ldb + k];
+                c[j] = combine(alpha, r, beta, c[j]);
             }
         }
     }
@@ -235,6 +306,14 @@ void gemm_kernel(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, 
     // nothing to add: C = beta · C, A and B unread
     if (K == 0 || alpha == T(0)) {
         scale_rows(M, N, beta, C, ldc);
+        return;
+    }
+    // a matrix times a vector or two: dot products of A's rows with op(B)'s columns, when both
+    // are contiguous
+    if (N < 4 && !ta && (tb || ldb == 1)) {
+        for (std::size_t j = 0; j < N; ++j) {
+            row_times_transposed(M, K, alpha, tb ? B + j * ldb : B + j, A, lda, beta, C + j, ldc);
+        }
         return;
     }
     // too few rows to pay for packing B

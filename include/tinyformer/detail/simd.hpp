@@ -1,5 +1,5 @@
 // tinyformer/detail/simd.hpp: loops over a row of numbers with SIMD batches (xsimd's default
-// instruction set), for the layers' reductions and the matrix product's small cases.
+// instruction set), for softmax, cross-entropy and the matrix product's single rows.
 //
 // Sums use several running batches, so their order differs from a plain loop's: results
 // agree with it to rounding, not bit for bit.
@@ -31,39 +31,20 @@ T lane_max(const xsimd::batch<T>& v) {
     return m;
 }
 
-// Σ_i x[i], i < n
-template <class T>
-T sum(const T* x, std::size_t n) {
-    using batch = xsimd::batch<T>;
-    constexpr std::size_t W = batch::size;
-    batch acc0(T(0)), acc1(T(0));
-    std::size_t i = 0;
-    for (; i + 2 * W <= n; i += 2 * W) {
-        acc0 += batch::load_unaligned(x + i);
-        acc1 += batch::load_unaligned(x + i + W);
-    }
-    if (i + W <= n) {
-        acc0 += batch::load_unaligned(x + i);
-        i += W;
-    }
-    T s = lane_sum(acc0 + acc1);
-    for (; i < n; ++i) s += x[i];
-    return s;
-}
-
 // Σ_i a[i]·b[i], i < n
 template <class T>
 T dot(const T* a, const T* b, std::size_t n) {
     using batch = xsimd::batch<T>;
     constexpr std::size_t W = batch::size;
+    const std::size_t pairs = n - n % (2 * W), whole = n - n % W;
     batch acc0(T(0)), acc1(T(0));
     std::size_t i = 0;
-    for (; i + 2 * W <= n; i += 2 * W) {
+    for (; i < pairs; i += 2 * W) {
         acc0 = xsimd::fma(batch::load_unaligned(a + i), batch::load_unaligned(b + i), acc0);
         acc1 = xsimd::fma(batch::load_unaligned(a + i + W), batch::load_unaligned(b + i + W),
                           acc1);
     }
-    if (i + W <= n) {
+    if (i < whole) {
         acc0 = xsimd::fma(batch::load_unaligned(a + i), batch::load_unaligned(b + i), acc0);
         i += W;
     }
@@ -77,14 +58,16 @@ template <class T>
 T max_of(const T* x, std::size_t n) {
     using batch = xsimd::batch<T>;
     constexpr std::size_t W = batch::size;
-    std::size_t i = 0;
+    const std::size_t whole = n - n % W;
     T m = x[0];
-    if (n >= W) {
+    if (whole > 0) {
         batch acc = batch::load_unaligned(x);
-        for (i = W; i + W <= n; i += W) acc = xsimd::max(acc, batch::load_unaligned(x + i));
+        for (std::size_t i = W; i < whole; i += W) {
+            acc = xsimd::max(acc, batch::load_unaligned(x + i));
+        }
         m = lane_max(acc);
     }
-    for (; i < n; ++i) m = std::max(m, x[i]);
+    for (std::size_t i = whole; i < n; ++i) m = std::max(m, x[i]);
     return m;
 }
 
@@ -94,9 +77,10 @@ T exp_shifted(const T* x, T shift, T* y, std::size_t n) {
     using batch = xsimd::batch<T>;
     constexpr std::size_t W = batch::size;
     const batch vs(shift);
+    const std::size_t whole = n - n % W;
     batch acc(T(0));
     std::size_t i = 0;
-    for (; i + W <= n; i += W) {
+    for (; i < whole; i += W) {
         const batch e = xsimd::exp(batch::load_unaligned(x + i) - vs);
         e.store_unaligned(y + i);
         acc += e;
@@ -115,23 +99,10 @@ void scale(T* x, T s, std::size_t n) {
     using batch = xsimd::batch<T>;
     constexpr std::size_t W = batch::size;
     const batch vs(s);
+    const std::size_t whole = n - n % W;
     std::size_t i = 0;
-    for (; i + W <= n; i += W) (batch::load_unaligned(x + i) * vs).store_unaligned(x + i);
+    for (; i < whole; i += W) (batch::load_unaligned(x + i) * vs).store_unaligned(x + i);
     for (; i < n; ++i) x[i] *= s;
-}
-
-// y[i] += alpha · x[i], i < n
-template <class T>
-void axpy(T alpha, const T* x, T* y, std::size_t n) {
-    using batch = xsimd::batch<T>;
-    constexpr std::size_t W = batch::size;
-    const batch va(alpha);
-    std::size_t i = 0;
-    for (; i + W <= n; i += W) {
-        xsimd::fma(va, batch::load_unaligned(x + i), batch::load_unaligned(y + i))
-            .store_unaligned(y + i);
-    }
-    for (; i < n; ++i) y[i] += alpha * x[i];
 }
 
 }  // namespace detail

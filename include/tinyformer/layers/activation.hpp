@@ -30,8 +30,9 @@ struct pointwise<T, activation::gelu_tanh> {
     // out(n) = gelu(inp)
     static void forward(const T* inp, T* out, std::size_t n) {
         const batch vk(k), vc(c), one(T(1));
+        const std::size_t whole = n - n % W;  // the part that fills whole batches
         std::size_t i = 0;
-        for (; i + W <= n; i += W) {
+        for (; i < whole; i += W) {
             const batch x = batch::load_unaligned(inp + i);
             const batch u = vk * (x + vc * x * x * x);
             (x / (one + xsimd::exp(T(-2) * u))).store_unaligned(out + i);
@@ -48,8 +49,9 @@ struct pointwise<T, activation::gelu_tanh> {
     //            = s + 2·x·e·s²·du,  as 1 - tanh² u = 4·s·(1 - s) and 1 - s = e·s
     static void backward(const T* inp, const T* dout, T* dinp, std::size_t n) {
         const batch vk(k), vc(c), v3c(3 * c), vcap(cap), one(T(1));
+        const std::size_t whole = n - n % W;  // the part that fills whole batches
         std::size_t i = 0;
-        for (; i + W <= n; i += W) {
+        for (; i < whole; i += W) {
             const batch x = batch::load_unaligned(inp + i);
             const batch u = vk * (x + vc * x * x * x);
             const batch e = xsimd::exp(xsimd::min(T(-2) * u, vcap));

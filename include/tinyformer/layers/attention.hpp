@@ -193,8 +193,9 @@ struct attention {
         constexpr std::size_t W = batch::size;
         const T dot = detail::dot(p, dr, i + 1);
         const batch vdot(dot), vscale(scale);
+        const std::size_t whole = (i + 1) - (i + 1) % W;
         std::size_t j = 0;
-        for (; j + W <= i + 1; j += W) {
+        for (; j < whole; j += W) {
             const batch d = batch::load_unaligned(dr + j) - vdot;
             (batch::load_unaligned(p + j) * d * vscale).store_unaligned(dr + j);
         }

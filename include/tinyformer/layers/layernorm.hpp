@@ -5,6 +5,7 @@
 #include <cstddef>  // std::size_t
 #include <string>   // std::string
 
+#include "../detail/xsimd.hpp"  // SIMD batches for the backward pass
 #include "../tensor.hpp"
 
 namespace tinyformer {
@@ -55,23 +56,21 @@ struct layernorm {
             T* dx = dinp + r * C;
             const T m = mean[r], s = rstd[r];
             // the two row means the input gradient needs
-            double dn_sum = 0, dn_n_sum = 0;
-            row_sums(x, dy, w, m, s, dn_sum, dn_n_sum);
-            const T dn_mean = T(dn_sum / double(C)), dn_n_mean = T(dn_n_sum / double(C));
+            T dn_mean = T(0), dn_n_mean = T(0);
+            row_sums(x, dy, w, m, s, dn_mean, dn_n_mean);
+            dn_mean /= T(C);
+            dn_n_mean /= T(C);
             // parameter gradients and the input gradient
-            for (std::size_t i = 0; i < C; ++i) {
-                const T n = (x[i] - m) * s;
-                const T dn = dy[i] * w[i];
-                db[i] += dy[i];
-                dw[i] += dy[i] * n;
-                dx[i] += s * (dn - dn_mean - n * dn_n_mean);
-            }
+            row_gradients(x, dy, w, m, s, dn_mean, dn_n_mean, dw, db, dx);
         }
     }
 
-    // The row sums are accumulated in double, in L running sums that the compiler turns into
-    // SIMD lanes: a float row's mean and variance then round once, at the end.
+    // The forward pass's row sums are accumulated in double, in L running sums: a float
+    // row's mean and variance then round once, at the end. The backward pass sums in T, on
+    // SIMD batches of W.
     static constexpr std::size_t L = 8, CL = C - C % L;
+    using batch = xsimd::batch<T>;
+    static constexpr std::size_t W = batch::size, CW = C - C % W;
 
     // Σ_i x[i], over a row of C
     static double row_sum(const T* x) {
@@ -97,25 +96,45 @@ struct layernorm {
     }
 
     // dn_sum = Σ_i dn,  dn_n_sum = Σ_i dn·n,  dn = dy·w,  n = (x - m)·s, over a row of C
-    static void row_sums(const T* x, const T* dy, const T* w, T m, T s, double& dn_sum,
-                         double& dn_n_sum) {
-        double acc_dn[L] = {}, acc_dn_n[L] = {};
-        for (std::size_t i = 0; i < CL; i += L) {
-            for (std::size_t l = 0; l < L; ++l) {
-                const T n = (x[i + l] - m) * s;
-                const T dn = dy[i + l] * w[i + l];
-                acc_dn[l] += double(dn);
-                acc_dn_n[l] += double(dn) * double(n);
-            }
+    static void row_sums(const T* x, const T* dy, const T* w, T m, T s, T& dn_sum, T& dn_n_sum) {
+        const batch vm(m), vs(s);
+        batch acc_dn(T(0)), acc_dn_n(T(0));
+        for (std::size_t i = 0; i < CW; i += W) {
+            const batch n = (batch::load_unaligned(x + i) - vm) * vs;
+            const batch dn = batch::load_unaligned(dy + i) * batch::load_unaligned(w + i);
+            acc_dn += dn;
+            acc_dn_n = xsimd::fma(dn, n, acc_dn_n);
         }
-        for (std::size_t i = CL; i < C; ++i) {
+        dn_sum = xsimd::hadd(acc_dn);
+        dn_n_sum = xsimd::hadd(acc_dn_n);
+        for (std::size_t i = CW; i < C; ++i) {
             const T n = (x[i] - m) * s;
             const T dn = dy[i] * w[i];
-            acc_dn[0] += double(dn);
-            acc_dn_n[0] += double(dn) * double(n);
+            dn_sum += dn;
+            dn_n_sum += dn * n;
         }
-        dn_sum = lanes(acc_dn);
-        dn_n_sum = lanes(acc_dn_n);
+    }
+
+    // db += dy,  dw += dy·n,  dx += s·(dn - dn_mean - n·dn_n_mean), over a row of C
+    static void row_gradients(const T* x, const T* dy, const T* w, T m, T s, T dn_mean,
+                              T dn_n_mean, T* dw, T* db, T* dx) {
+        const batch vm(m), vs(s), vmean(dn_mean), vn_mean(dn_n_mean);
+        for (std::size_t i = 0; i < CW; i += W) {
+            const batch d = batch::load_unaligned(dy + i);
+            const batch n = (batch::load_unaligned(x + i) - vm) * vs;
+            const batch dn = d * batch::load_unaligned(w + i);
+            (batch::load_unaligned(db + i) + d).store_unaligned(db + i);
+            xsimd::fma(d, n, batch::load_unaligned(dw + i)).store_unaligned(dw + i);
+            const batch g = vs * (dn - vmean - n * vn_mean);
+            (batch::load_unaligned(dx + i) + g).store_unaligned(dx + i);
+        }
+        for (std::size_t i = CW; i < C; ++i) {
+            const T n = (x[i] - m) * s;
+            const T dn = dy[i] * w[i];
+            db[i] += dy[i];
+            dw[i] += dy[i] * n;
+            dx[i] += s * (dn - dn_mean - n * dn_n_mean);
+        }
     }
 
     // Σ of the L running sums, pairwise
