@@ -438,6 +438,14 @@ struct ask_flags {
     decoding d;
 };
 
+// One line on standard error naming the characters of a text that the model lacks.
+void warn_dropped(const tf::encoded_text& q) {
+    if (q.dropped_count == 0) return;
+    std::cerr << "shakespeare: dropped " << q.dropped_count
+              << " character(s) the model does not know: " << tf::quote_characters(q.dropped)
+              << "\n";
+}
+
 // Who asks and who answers: the question becomes a speech in the form of the training text.
 const char* const asker = "ROMEO";
 const char* const answerer = "JULIET";
@@ -452,11 +460,7 @@ int run_ask(const ask_flags& f) {
 
     auto answer = [&](const std::string& question, std::size_t n) {
         tf::encoded_text q = vocab.encode_known(question, "the question");
-        if (q.dropped_count) {
-            std::cerr << "shakespeare: dropped " << q.dropped_count
-                      << " character(s) the model does not know: "
-                      << tf::quote_characters(q.dropped) << "\n";
-        }
+        warn_dropped(q);
         if (q.ids.empty()) return;
         // "ROMEO:\n<question>\n\nJULIET:\n" then JULIET's speech, up to its blank line
         std::string frame = std::string("\n\n") + asker + ":\n";
@@ -519,11 +523,7 @@ int run_sample(const sample_flags& f) {
         prompt_text = all.str();
     }
     tf::encoded_text q = vocab.encode_known(prompt_text, "the prompt");
-    if (q.dropped_count) {
-        std::cerr << "shakespeare: dropped " << q.dropped_count
-                  << " character(s) the model does not know: " << tf::quote_characters(q.dropped)
-                  << "\n";
-    }
+    warn_dropped(q);
     std::vector<std::int32_t> prompt = q.ids;
     if (prompt.empty()) prompt = vocab.encode(std::string("\n"), "the prompt");
     tf::kv_cache<Model> cache(*mf.params);
