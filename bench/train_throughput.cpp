@@ -143,7 +143,7 @@ void run(const char* preset, std::size_t batch, std::size_t threads, double seco
     auto step = [&]() {
         draw();
         engine.compute(*params, tokens.data(), targets.data(), batch, T);
-        opt.step(*params, engine.grads(), 1e-4);
+        opt.step(*params, engine.grads(), 1e-4, engine.executor());
     };
     // warm up, then time whole steps for about `seconds`; report the median of 5 rounds
     for (int i = 0; i < 2; ++i) step();

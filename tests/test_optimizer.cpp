@@ -6,6 +6,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -25,6 +26,7 @@ namespace {
 // (Cols), which it leaves alone.
 template <class T, std::size_t R, std::size_t Cols>
 struct fake_model {
+    using value_type = T;
     struct Params {
         fixed<T, R, Cols> w;  // (R, Cols)
         fixed<T, Cols> b;     // (Cols)
@@ -435,6 +437,57 @@ TEST_CASE("sgd: a step is p -= lr · the clipped gradient") {
         CHECK_THROWS_WITH_AS(sgd<small_model>{o},
                              "sgd: expected a finite learning rate >= 0, found -1", usage_error);
     }
+}
+
+namespace {
+
+// 60,000 + 20,000 numbers: several pieces of optimizer_piece each, with a short last one.
+using wide_model = fake_model<float, 3, 20000>;
+
+// An executor that runs the pieces last to first, the odd ones on a second thread.
+struct backwards_on_two_threads {
+    template <class F>
+    void operator()(std::size_t n, F&& f) const {
+        std::thread odd([&] {
+            for (std::size_t i = n; i-- > 0;) {
+                if (i % 2 == 1) f(i);
+            }
+        });
+        for (std::size_t i = n; i-- > 0;) {
+            if (i % 2 == 0) f(i);
+        }
+        odd.join();
+    }
+};
+
+// Three steps of Optimizer with and without exec, from the same start: the same bits.
+template <class Optimizer, class Options>
+void check_executor_changes_nothing(const Options& options) {
+    static_assert(60000 % optimizer_piece != 0, "the last piece must be a short one");
+    rng gen(11);
+    auto p = std::make_unique<wide_model::Params>(), g = std::make_unique<wide_model::Grads>();
+    fill_normal<wide_model>(*p, gen, 0.5);
+    auto p2 = std::make_unique<wide_model::Params>(*p);
+    Optimizer serial(options), threaded(options);
+    for (int s = 0; s < 3; ++s) {
+        CAPTURE(s);
+        fill_normal<wide_model>(*g, gen, 0.01);  // a norm of about 2.8: clipped
+        auto g2 = std::make_unique<wide_model::Grads>(*g);
+        const double want = global_norm<wide_model>(*g);
+        const double n1 = serial.step(*p, *g, 1e-2);
+        const double n2 = threaded.step(*p2, *g2, 1e-2, backwards_on_two_threads());
+        CHECK(n1 == want);
+        CHECK(n2 == want);
+        CHECK(flat<wide_model>(*g2) == flat<wide_model>(*g));
+        CHECK(flat<wide_model>(*p2) == flat<wide_model>(*p));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("adamw, sgd: spreading a step over threads changes no bit of it") {
+    SUBCASE("adamw") { check_executor_changes_nothing<adamw<wide_model>>(adamw_options()); }
+    SUBCASE("sgd") { check_executor_changes_nothing<sgd<wide_model>>(sgd_options()); }
 }
 
 TEST_CASE("lr_schedule: warm-up starts above zero and reaches max_lr") {

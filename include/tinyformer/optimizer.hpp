@@ -2,6 +2,7 @@
 // that lists its tensors through visit.
 //
 // A model type M offers
+//   typename M::value_type                  the scalar of every tensor
 //   typename M::Params, typename M::Grads   (the same tensors, the same order)
 //   M::visit(f, a, b, ...)                  f(name, a's tensor, b's tensor, ...) for every
 //                                           parameter tensor, in a fixed order
@@ -11,8 +12,15 @@
 //   tinyformer::zero_grads<Model>(*grads);
 //   ... forward, backward ...
 //   double norm = opt.step(*params, *grads, schedule.at(it));
+//
+// A step works through the tensors in fixed pieces of at most optimizer_piece numbers. An
+// optional last argument, an executor exec(n, f) that calls f(i) once for every i < n (on
+// any threads, in any order, returning when all are done), spreads the pieces over threads:
+// parallel_gradients::for_each is one. Since the pieces and the order in which their sums
+// are added do not depend on the executor, every executor gives the same bits.
 #pragma once
 
+#include <algorithm>    // std::min
 #include <cmath>        // std::sqrt, std::pow, std::isfinite, std::isnan
 #include <cstddef>      // std::size_t
 #include <memory>       // std::unique_ptr, std::make_unique
@@ -20,6 +28,7 @@
 #include <string>       // std::string
 #include <type_traits>  // std::decay_t
 #include <utility>      // std::declval
+#include <vector>       // std::vector
 
 #include <xsimd/xsimd.hpp>  // SIMD batches for the AdamW update
 
@@ -70,36 +79,104 @@ void accumulate(typename M::Grads& dst, const typename M::Grads& src) {
         dst, src);
 }
 
-// The L2 norm of all gradients taken as one vector, summed in double.
+// The numbers an optimizer handles as one piece: a multiple of every SIMD width, large
+// enough that a thread's share of a step is worth its start.
+constexpr std::size_t optimizer_piece = std::size_t(1) << 14;
+
+// Runs f(i) for every i < n on the calling thread, in order: the executor of a step that
+// is given none.
+struct serial_executor {
+    template <class F>
+    void operator()(std::size_t n, F&& f) const {
+        for (std::size_t i = 0; i < n; ++i) f(i);
+    }
+};
+
+namespace detail {
+
+// Σ d[i]² in double, with four running sums so that the additions need not wait for each
+// other.
+template <class T>
+double sum_of_squares(const T* d, std::size_t n) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    const std::size_t n4 = n - n % 4;
+    for (std::size_t i = 0; i < n4; i += 4) {
+        s0 += static_cast<double>(d[i]) * d[i];
+        s1 += static_cast<double>(d[i + 1]) * d[i + 1];
+        s2 += static_cast<double>(d[i + 2]) * d[i + 2];
+        s3 += static_cast<double>(d[i + 3]) * d[i + 3];
+    }
+    for (std::size_t i = n4; i < n; ++i) s0 += static_cast<double>(d[i]) * d[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+// One piece of a tensor and of the optimizer's state beside it: p[0..n), g[0..n), ...
+template <class T>
+struct piece {
+    T* p;
+    T* g;
+    T* m;  // the moments, or nullptr for an optimizer without them
+    T* v;
+    std::size_t n;
+    bool decays;  // the tensor is a matrix or an embedding (rank >= 2)
+};
+
+// Cuts every tensor of M into pieces of at most optimizer_piece numbers, in visit order.
+// state are zero or two Params-like objects (AdamW's moments).
+template <class M, class T, class Params, class Grads, class... State>
+void cut_into_pieces(std::vector<piece<T>>& out, Params& p, Grads& g, State&... state) {
+    out.clear();
+    M::visit(
+        [&out](const std::string&, auto& w, auto& dw, auto&... st) {
+            T* extra[2] = {nullptr, nullptr};
+            std::size_t e = 0;
+            ((extra[e++] = st.data()), ...);
+            const std::size_t n = w.size();
+            for (std::size_t first = 0; first < n; first += optimizer_piece) {
+                const std::size_t len = std::min(optimizer_piece, n - first);
+                out.push_back({w.data() + first, dw.data() + first,
+                               extra[0] ? extra[0] + first : nullptr,
+                               extra[1] ? extra[1] + first : nullptr, len, w.dimension() >= 2});
+            }
+        },
+        p, g, state...);
+}
+
+// The L2 norm of the pieces' gradients: each piece summed alone (by exec), the pieces' sums
+// added in order.
+template <class T, class Executor>
+double pieces_norm(const std::vector<piece<T>>& pieces, std::vector<double>& sums,
+                   Executor&& exec) {
+    sums.assign(pieces.size(), 0.0);
+    exec(pieces.size(), [&](std::size_t i) { sums[i] = sum_of_squares(pieces[i].g, pieces[i].n); });
+    double total = 0;
+    for (double s : sums) total += s;
+    return std::sqrt(total);
+}
+
+}  // namespace detail
+
+// The L2 norm of all gradients taken as one vector, summed in double, piece by piece as the
+// optimizers sum it (so that their step returns the same number).
 template <class M>
 double global_norm(const typename M::Grads& grads) {
-    double sum = 0;
+    double total = 0;
     M::visit(
-        [&sum](const std::string&, const auto& dw) {
+        [&total](const std::string&, const auto& dw) {
             const auto* d = dw.data();
             const std::size_t n = dw.size();
-            // four running sums, so that the additions need not wait for each other
-            double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-            const std::size_t n4 = n - n % 4;
-            for (std::size_t i = 0; i < n4; i += 4) {
-                s0 += static_cast<double>(d[i]) * d[i];
-                s1 += static_cast<double>(d[i + 1]) * d[i + 1];
-                s2 += static_cast<double>(d[i + 2]) * d[i + 2];
-                s3 += static_cast<double>(d[i + 3]) * d[i + 3];
+            for (std::size_t first = 0; first < n; first += optimizer_piece) {
+                total += detail::sum_of_squares(d + first, std::min(optimizer_piece, n - first));
             }
-            for (std::size_t i = n4; i < n; ++i) s0 += static_cast<double>(d[i]) * d[i];
-            sum += (s0 + s1) + (s2 + s3);
         },
         grads);
-    return std::sqrt(sum);
+    return std::sqrt(total);
 }
 
 namespace detail {
 
-// The norm of the gradients, checked: training cannot go on from a nan or inf.
-template <class M>
-double checked_norm(const typename M::Grads& grads, const char* op) {
-    const double norm = global_norm<M>(grads);
+// A norm that training can go on from: finite.
+inline double checked_norm(double norm, const char* op) {
     if (!std::isfinite(norm)) {
         throw divergence_error(std::string(op) + ": expected a finite gradient norm, found " +
                                optimizer_number(norm));
@@ -242,10 +319,14 @@ public:
 
     // One update of p from g at learning rate lr. Clips g in place, as clip_grad_norm_
     // does, and returns the gradient norm before clipping. Throws divergence_error, with
-    // nothing changed, when that norm is not finite.
-    double step(Params& p, Grads& g, double lr) {
+    // nothing changed, when that norm is not finite. exec spreads the work over threads.
+    template <class Executor = serial_executor>
+    double step(Params& p, Grads& g, double lr, Executor&& exec = Executor()) {
+        using T = typename M::value_type;
         detail::check_learning_rate(lr, "adamw step");
-        const double norm = detail::checked_norm<M>(g, "adamw step");
+        detail::cut_into_pieces<M>(pieces_, p, g, *m_, *v_);
+        const double norm =
+            detail::checked_norm(detail::pieces_norm(pieces_, sums_, exec), "adamw step");
         const double clip = detail::clip_coefficient(norm, options_.grad_clip);
         ++t_;
         const double b1 = options_.beta1, b2 = options_.beta2;
@@ -253,26 +334,18 @@ public:
         const double bias_correction1 = 1 - std::pow(b1, t);
         const double bias_correction2 = 1 - std::pow(b2, t);
         const double step_size = lr / bias_correction1;
-        const double decay = 1 - lr * options_.weight_decay;
+        const T keep = static_cast<T>(1 - lr * options_.weight_decay);
         const detail::adam_constants k{
             clip, 1 - b1, b2, 1 - b2, -step_size, std::sqrt(bias_correction2), options_.eps};
-        M::visit(
-            [&](const std::string&, auto& w, auto& dw, auto& mw, auto& vw) {
-                using T = detail::scalar_of<decltype(w)>;
-                T* pw = w.data();
-                T* pg = dw.data();
-                T* pm = mw.data();
-                T* pv = vw.data();
-                const std::size_t n = w.size();
-                // decoupled weight decay from the current weights, on matrices and embeddings
-                if (w.dimension() >= 2) {
-                    const T keep = static_cast<T>(decay);
-                    for (std::size_t i = 0; i < n; ++i) pw[i] *= keep;
-                }
-                // clip, the two moments, then the step
-                detail::adam_update(pw, pg, pm, pv, n, k);
-            },
-            p, g, *m_, *v_);
+        exec(pieces_.size(), [&](std::size_t i) {
+            const detail::piece<T>& pc = pieces_[i];
+            // decoupled weight decay from the current weights, on matrices and embeddings
+            if (pc.decays) {
+                for (std::size_t j = 0; j < pc.n; ++j) pc.p[j] *= keep;
+            }
+            // clip, the two moments, then the step
+            detail::adam_update(pc.p, pc.g, pc.m, pc.v, pc.n, k);
+        });
         return norm;
     }
 
@@ -299,6 +372,8 @@ private:
     std::unique_ptr<Params> m_;  // first moment, the layout of Params
     std::unique_ptr<Params> v_;  // second moment, the layout of Params
     std::size_t t_ = 0;          // steps taken
+    std::vector<detail::piece<typename M::value_type>> pieces_;  // of the current step
+    std::vector<double> sums_;  // each piece's Σ g², for the norm
 };
 
 struct sgd_options {
@@ -323,24 +398,23 @@ public:
 
     // As adamw::step: clips g in place, returns the norm before clipping, throws
     // divergence_error with nothing changed when it is not finite.
-    double step(Params& p, Grads& g, double lr) {
+    template <class Executor = serial_executor>
+    double step(Params& p, Grads& g, double lr, Executor&& exec = Executor()) {
+        using T = typename M::value_type;
         detail::check_learning_rate(lr, "sgd step");
-        const double norm = detail::checked_norm<M>(g, "sgd step");
-        const double clip = detail::clip_coefficient(norm, options_.grad_clip);
-        M::visit(
-            [&](const std::string&, auto& w, auto& dw) {
-                using T = detail::scalar_of<decltype(w)>;
-                T* pw = w.data();
-                T* pg = dw.data();
-                const std::size_t n = w.size();
-                const T c = static_cast<T>(clip), neg_lr = static_cast<T>(-lr);
-                for (std::size_t i = 0; i < n; ++i) {
-                    const T gi = pg[i] * c;
-                    pg[i] = gi;
-                    pw[i] = pw[i] + neg_lr * gi;
-                }
-            },
-            p, g);
+        detail::cut_into_pieces<M>(pieces_, p, g);
+        const double norm =
+            detail::checked_norm(detail::pieces_norm(pieces_, sums_, exec), "sgd step");
+        const T c = static_cast<T>(detail::clip_coefficient(norm, options_.grad_clip));
+        const T neg_lr = static_cast<T>(-lr);
+        exec(pieces_.size(), [&](std::size_t i) {
+            const detail::piece<T>& pc = pieces_[i];
+            for (std::size_t j = 0; j < pc.n; ++j) {
+                const T gj = pc.g[j] * c;
+                pc.g[j] = gj;
+                pc.p[j] = pc.p[j] + neg_lr * gj;
+            }
+        });
         return norm;
     }
 
@@ -348,6 +422,8 @@ public:
 
 private:
     sgd_options options_;
+    std::vector<detail::piece<typename M::value_type>> pieces_;  // of the current step
+    std::vector<double> sums_;  // each piece's Σ g², for the norm
 };
 
 }  // namespace tinyformer

@@ -116,6 +116,21 @@ public:
         return total / double(B);
     }
 
+    // Calls f(i) once for every i < n, worker w taking i = w, w + W, w + 2W, ...; returns
+    // when all are done. The optimizers take this as their executor, so that the step after
+    // compute() runs on the same threads:  opt.step(params, engine.grads(), lr, engine.executor())
+    template <class F>
+    void for_each(std::size_t n, F&& f) {
+        on_workers(std::min(threads_, n), [&](std::size_t w) {
+            for (std::size_t i = w; i < n; i += threads_) f(i);
+        });
+    }
+
+    // for_each as a callable object: exec(n, f).
+    auto executor() {
+        return [this](std::size_t n, auto&& f) { for_each(n, f); };
+    }
+
     // The summed gradient of the last compute().
     Grads& grads() { return *grads_[0]; }
     const Grads& grads() const { return *grads_[0]; }
@@ -135,25 +150,47 @@ private:
     }
 
     // Calls work(worker, shard, first sequence, sequences) for every shard of a batch of B,
-    // storing what it returns in losses_[shard]; waits for all and rethrows the first error.
+    // storing what it returns in losses_[shard].
     template <class Work>
     void run_shards(std::size_t B, Work&& work) {
         std::fill(losses_.begin(), losses_.end(), 0.0);
         const std::size_t S = std::min(shards_, B);
-        auto task = [&, S, B](std::size_t w) {
+        on_workers(std::min(threads_, S), [&, S, B](std::size_t w) {
             for (std::size_t s = w; s < S; s += threads_) {
                 const std::size_t first = s * B / S, last = (s + 1) * B / S;
                 losses_[s] = work(w, s, first, last - first);
             }
-        };
+        });
+    }
+
+    // grads_[0] += grads_[1] + ... in shard order, the elements split among the workers
+    void reduce() {
+        if (shards_ == 1) return;
+        on_workers(threads_, [&](std::size_t w) {
+            for (const piece& pc : pieces_) {
+                const std::size_t lo = w * pc.size / threads_, hi = (w + 1) * pc.size / threads_;
+                T* dst = pc.data[0];
+                for (std::size_t s = 1; s < shards_; ++s) {
+                    const T* src = pc.data[s];
+                    for (std::size_t i = lo; i < hi; ++i) dst[i] += src[i];
+                }
+            }
+        });
+    }
+
+    // Runs task(w) for w < n: worker 0 on the calling thread, the others on std::async
+    // threads. Waits for all, reading every future so that no error is lost, and rethrows
+    // the first.
+    template <class Task>
+    void on_workers(std::size_t n, Task&& task) {
         std::vector<std::future<void>> running;
-        for (std::size_t w = 1; w < threads_; ++w) {
-            running.push_back(std::async(std::launch::async, task, w));
+        running.reserve(n);
+        for (std::size_t w = 1; w < n; ++w) {
+            running.push_back(std::async(std::launch::async, [&task, w] { task(w); }));
         }
-        // the calling thread is worker 0; every future is read, so no error is lost
         std::exception_ptr error;
         try {
-            task(0);
+            if (n > 0) task(0);
         } catch (...) {
             error = std::current_exception();
         }
@@ -165,27 +202,6 @@ private:
             }
         }
         if (error) std::rethrow_exception(error);
-    }
-
-    // grads_[0] += grads_[1] + ... in shard order, the elements split among the workers
-    void reduce() {
-        if (shards_ == 1) return;
-        auto task = [&](std::size_t w) {
-            for (const piece& pc : pieces_) {
-                const std::size_t lo = w * pc.size / threads_, hi = (w + 1) * pc.size / threads_;
-                T* dst = pc.data[0];
-                for (std::size_t s = 1; s < shards_; ++s) {
-                    const T* src = pc.data[s];
-                    for (std::size_t i = lo; i < hi; ++i) dst[i] += src[i];
-                }
-            }
-        };
-        std::vector<std::future<void>> running;
-        for (std::size_t w = 1; w < threads_; ++w) {
-            running.push_back(std::async(std::launch::async, task, w));
-        }
-        task(0);
-        for (auto& f : running) f.get();
     }
 
     double mean_loss(std::size_t B) const {

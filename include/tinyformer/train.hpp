@@ -75,8 +75,28 @@ struct train_hooks {
 // How a run ended: the iteration target was reached, or a stop was requested.
 enum class train_end { finished, stopped };
 
+namespace detail {
+
+// opt.step on the engine's threads when the optimizer takes an executor (adamw, sgd),
+// otherwise on the calling thread.
+template <class Optimizer, class Params, class Engine>
+auto optimizer_step(Optimizer& opt, Params& params, Engine& engine, double lr, int)
+    -> decltype(opt.step(params, engine.grads(), lr, engine.executor())) {
+    return opt.step(params, engine.grads(), lr, engine.executor());
+}
+template <class Optimizer, class Params, class Engine>
+double optimizer_step(Optimizer& opt, Params& params, Engine& engine, double lr, long) {
+    return opt.step(params, engine.grads(), lr);
+}
+template <class Optimizer, class Params, class Engine>
+double optimizer_step(Optimizer& opt, Params& params, Engine& engine, double lr) {
+    return optimizer_step(opt, params, engine, lr, 0);
+}
+
+}  // namespace detail
+
 // Trains params with opt (anything with step(params, grads, lr) returning the gradient
-// norm) on data until state.iteration reaches options.iterations. Throws divergence_error,
+// norm; also given the workers as a last argument when it takes one) on data until state.iteration reaches options.iterations. Throws divergence_error,
 // with params as they were before the step, when a loss or gradient is not finite.
 template <class Model, class Optimizer>
 train_end parallel_train(typename Model::Params& params, Optimizer& opt, const text_data& data,
@@ -147,7 +167,7 @@ train_end parallel_train(typename Model::Params& params, Optimizer& opt, const t
         const double lr = o.schedule.at(state.iteration);
         double norm = 0;
         try {
-            norm = opt.step(params, engine.grads(), lr);
+            norm = detail::optimizer_step(opt, params, engine, lr);
         } catch (const divergence_error& e) {
             throw divergence_error("parallel_train: at iteration " +
                                    std::to_string(state.iteration + 1) + ": " + e.what());
