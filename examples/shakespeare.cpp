@@ -52,12 +52,12 @@ struct preset;
 template <>
 struct preset<SmallConfig> {
     static constexpr const char* name = "small";
-    static constexpr preset_defaults defaults{12, 4000, 200, 1e-3, 1e-4};
+    static constexpr preset_defaults defaults{12, 8000, 200, 1e-3, 1e-4};
 };
 template <>
 struct preset<MediumConfig> {
     static constexpr const char* name = "medium";
-    static constexpr preset_defaults defaults{12, 3000, 150, 1e-3, 1e-4};
+    static constexpr preset_defaults defaults{12, 6000, 150, 1e-3, 1e-4};
 };
 
 const char* const default_preset = "small";
@@ -639,7 +639,7 @@ int run(int argc, char** argv) {
         ->check(CLI::IsMember({"small", "medium"}));
     train
         ->add_option("--iters", tf_.iters,
-                     "iterations to train (default: 4000 small, 3000 medium; when resuming, "
+                     "iterations to train (default: 8000 small, 6000 medium; when resuming, "
                      "more iterations from where the file is)")
         ->check(CLI::PositiveNumber);
     train->add_option("--batch", tf_.batch, "sequences per iteration (default: 12)")
