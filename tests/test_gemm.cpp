@@ -183,3 +183,42 @@ TEST_CASE_TEMPLATE("gemm: alpha 0 or K 0 leaves beta · C and reads neither A no
         for (T x : C) CHECK(x == T(1));
     }
 }
+
+// One row by a transposed B is generation's product, one position at a time: it takes W
+// rows of B together (W numbers per SIMD register), then four, then one. N below, at and
+// past multiples of W and K with tails of every length, strided B, every alpha and beta;
+// and the N < 4 columns of a tall product, which go through the same loop with strided C.
+TEST_CASE_TEMPLATE("gemm: one row by a transposed B, for every tail of N and K", T, float, double) {
+    const auto kernel = [](bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, T al,
+                           const T* A, std::size_t lda, const T* B, std::size_t ldb, T be, T* C,
+                           std::size_t ldc) {
+        tf::detail::gemm_kernel(ta, tb, M, N, K, al, A, lda, B, ldb, be, C, ldc);
+    };
+    const auto entry = [](bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, T al,
+                          const T* A, std::size_t lda, const T* B, std::size_t ldb, T be, T* C,
+                          std::size_t ldc) {
+        tf::gemm(ta ? tf::op::transpose : tf::op::none, tb ? tf::op::transpose : tf::op::none, M, N,
+                 K, al, A, lda, B, ldb, be, C, ldc);
+    };
+    const std::size_t ns[] = {1, 3, 4, 7, 8, 15, 16, 17, 31, 33, 47, 65, 130, 384};
+    const std::size_t ks[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 128, 129, 512};
+    const T alphas[] = {T(1), T(1), T(-0.75)}, betas[] = {T(0), T(1), T(0.5)};
+    std::uint64_t seed = 100;
+    for (std::size_t n : ns) {
+        for (std::size_t k : ks) {
+            for (int ab = 0; ab < 3; ++ab) {
+                const std::size_t pad = seed % 3 == 0 ? 0 : seed % 5 + 1;
+                CAPTURE(n);
+                CAPTURE(k);
+                CAPTURE(pad);
+                CAPTURE(ab);
+                const shape row{false, true, 1, n, k, k + pad, k + pad, n + pad};
+                check<T>(row, alphas[ab], betas[ab], ++seed, kernel);
+                check<T>(row, alphas[ab], betas[ab], ++seed, entry);
+                // the same loop down the n rows of A, for one to three columns of C
+                const shape cols{false, true, n, 1 + seed % 3, k, k + pad, k + pad, 3 + pad};
+                check<T>(cols, alphas[ab], betas[ab], ++seed, kernel);
+            }
+        }
+    }
+}

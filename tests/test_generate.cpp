@@ -55,6 +55,54 @@ TEST_CASE("generate: cached logits equal a full forward pass at every position")
     CHECK(slides >= 3);
 }
 
+TEST_CASE("generate: in double, cached logits equal a full forward pass across many slides") {
+    // keep = 8 rows recomputed at once at every slide, five heads of 4, three layers
+    using CfgD = Config<11, 16, 20, 5, 3, double, activation::gelu_tanh, 36>;
+    using ModelD = Transformer<CfgD>;
+    auto params = ModelD::make_params(5);
+    kv_cache<ModelD> cache(*params);
+    ModelD::Activations acts(1);
+    rng gen(3);
+    std::size_t slides = 0;
+    for (std::size_t i = 0; i < 7 * CfgD::BlockSize; ++i) {
+        const std::size_t before = cache.size();
+        const double* got = cache.push(static_cast<std::int32_t>(gen.below(CfgD::Vocab)));
+        if (cache.size() <= before) ++slides;
+        ModelD::forward(*params, acts, cache.tokens(), nullptr, 1, cache.size());
+        const double* want = acts.logits() + (cache.size() - 1) * CfgD::Vocab;
+        for (std::size_t j = 0; j < CfgD::Vocab; ++j) {
+            CAPTURE(i);
+            CAPTURE(j);
+            CHECK(got[j] == doctest::Approx(want[j]).epsilon(1e-12));
+        }
+    }
+    CHECK(slides >= 10);
+}
+
+TEST_CASE("generate: tokens pushed together give the logits of tokens pushed one by one") {
+    auto params = Model::make_params(7);
+    const auto ids = random_ids(Cfg::BlockSize + 3, 17);
+    // into an empty cache (one pass over all but the last) and into a cache holding some
+    for (std::size_t held = 0; held < 3; ++held) {
+        for (std::size_t n = 1; n + held <= ids.size(); ++n) {
+            CAPTURE(held);
+            CAPTURE(n);
+            kv_cache<Model> together(*params), alone(*params);
+            together.push(ids.data(), held);
+            const float* got = together.push(ids.data() + held, n);
+            const float* want = nullptr;
+            for (std::size_t i = 0; i < held + n; ++i) want = alone.push(ids[i]);
+            REQUIRE(together.size() == alone.size());
+            for (std::size_t i = 0; i < together.size(); ++i) {
+                CHECK(together.tokens()[i] == alone.tokens()[i]);
+            }
+            for (std::size_t j = 0; j < Cfg::Vocab; ++j) {
+                CHECK(got[j] == doctest::Approx(want[j]).epsilon(1e-5));
+            }
+        }
+    }
+}
+
 TEST_CASE("generate: the window keeps the newest tokens when it slides") {
     auto params = Model::make_params(7);
     kv_cache<Model> cache(*params);
@@ -111,6 +159,11 @@ TEST_CASE("generate: bad tokens and empty prompts are usage errors") {
                          usage_error);
     CHECK_THROWS_WITH_AS(cache.push(-1), "kv_cache::push: token -1 is outside 0..12 (Vocab)",
                          usage_error);
+    // among others, the bad one stops the push where it stands
+    const std::int32_t ids[] = {1, 2, 13, 4};
+    CHECK_THROWS_WITH_AS(cache.push(ids, 4), "kv_cache::push: token 13 is outside 0..12 (Vocab)",
+                         usage_error);
+    CHECK(cache.size() == 2);
     sampler pick(sampling_options{}, 1, Cfg::Vocab);
     CHECK_THROWS_WITH_AS(generate(cache, {}, pick, 5, [](std::int32_t) { return true; }),
                          "generate: the prompt is empty", usage_error);

@@ -4,15 +4,20 @@
 // that each new token costs one position's work instead of a whole forward pass. When the
 // window is full, it keeps the newest half of its tokens and recomputes their cache: the
 // position embeddings are absolute, so the kept tokens must move to positions 0, 1, ...
+// That recomputation, and a prompt pushed into an empty cache, run as one forward pass over
+// all their rows through the model's own blocks, whose matrix products then read each weight
+// once for all the rows: one position at a time, the recomputation doubled the cost of every
+// generated token.
 #pragma once
 
-#include <algorithm>  // std::copy, std::max
-#include <cmath>      // std::exp, std::sqrt
+#include <algorithm>  // std::copy
+#include <cmath>      // std::sqrt
 #include <cstddef>    // std::size_t
 #include <cstdint>    // std::int32_t
 #include <string>     // std::to_string
 #include <vector>     // std::vector
 
+#include "detail/kernel.hpp"  // row_times, row_times_transposed
 #include "error.hpp"
 #include "gemm.hpp"
 #include "sampling.hpp"
@@ -45,7 +50,10 @@ public:
           y_(buffer<T>(C)),
           branch_(buffer<T>(C)),
           mlp_(1),
-          logits_(buffer<T>(V)) {}
+          logits_(buffer<T>(V)),
+          rows_(buffer<T>(BlockSize, C)),
+          block_acts_(1, false),
+          block_scratch_(1) {}
 
     // Forgets every token.
     void clear() { n_ = 0; }
@@ -63,18 +71,29 @@ public:
         }
         if (n_ == BlockSize) {
             std::copy(window_.end() - keep, window_.end(), window_.begin());
-            n_ = 0;
-            for (std::size_t i = 0; i < keep; ++i) step(window_[i], false);
+            prefill(keep);
         }
         window_[n_] = id;
-        step(id, true);
+        step(id);
         return logits_.data();
     }
 
     // Appends several tokens; returns the logits after the last (nullptr for none).
     const T* push(const std::int32_t* ids, std::size_t n) {
+        if (n == 0) return nullptr;
+        std::size_t i = 0;
+        // into an empty cache, all but the last token in one pass (no slide can come between
+        // them), as long as they fit in the window
+        if (n_ == 0 && n <= BlockSize) {
+            for (; i + 1 < n; ++i) {
+                const std::int32_t id = ids[i];
+                if (id < 0 || static_cast<std::size_t>(id) >= V) break;
+                window_[i] = id;
+            }
+            if (i > 0) prefill(i);
+        }
         const T* out = nullptr;
-        for (std::size_t i = 0; i < n; ++i) out = push(ids[i]);
+        for (; i < n; ++i) out = push(ids[i]);
         return out;
     }
 
@@ -86,10 +105,31 @@ private:
     using norm_layer = typename Model::norm_layer;
     using attn_layer = typename block_layer::attn_layer;
     using mlp_layer = typename block_layer::mlp_layer;
+    using embed_layer = typename Model::embed_layer;
 
-    // One position's forward pass at position n_, which becomes part of the cache. The
-    // logits are computed only when they are wanted.
-    void step(std::int32_t id, bool want_logits) {
+    // Makes the cache hold the window's first n tokens at positions 0..n-1: their forward
+    // pass as Model::forward runs it, n rows through each block, with the keys and values
+    // taken from the rows of the block's qkv. No logits: a token always follows.
+    void prefill(std::size_t n) {
+        T* x = rows_.data();  // (n, C) the residual stream
+        embed_layer::forward(p_.emb, window_.data(), x, 1, n);
+        for (std::size_t l = 0; l < L; ++l) {
+            block_layer::forward(p_.h[l], block_acts_, block_scratch_, x, 1, n, T(0), nullptr);
+            const T* qkv = block_acts_.attn.qkv.data();  // (n, 3C) rows q, k, v
+            T* kc = k_.data() + l * BlockSize * C;
+            T* vc = v_.data() + l * BlockSize * C;
+            for (std::size_t i = 0; i < n; ++i) {
+                std::copy(qkv + i * 3 * C + C, qkv + i * 3 * C + 2 * C, kc + i * C);
+                std::copy(qkv + i * 3 * C + 2 * C, qkv + i * 3 * C + 3 * C, vc + i * C);
+            }
+            std::copy(block_acts_.out.data(), block_acts_.out.data() + n * C, x);
+        }
+        n_ = n;
+    }
+
+    // One position's forward pass at position n_, which becomes part of the cache, and the
+    // logits after it.
+    void step(std::int32_t id) {
         const std::size_t t = n_;
         T* x = x_.data();
         // h = wte[id] + wpe[t]
@@ -114,32 +154,25 @@ private:
             for (std::size_t i = 0; i < C; ++i) x[i] += branch_.data()[i];
         }
         ++n_;
-        if (!want_logits) return;
         // logits = ln_f(x) · wteᵀ
         norm_layer::forward(p_.ln_f, x, ln_.data(), mean_.data(), rstd_.data(), 1);
         gemm(op::none, op::transpose, 1, V, C, T(1), ln_.data(), C, p_.emb.wte.data(), C, T(0),
              logits_.data(), V);
     }
 
-    // y_(C): per head, softmax(q · kᵢ / sqrt(hs)) over i <= t, then Σ pᵢ vᵢ
+    // y_(C): per head, softmax(q · kᵢ / sqrt(hs)) over i <= t, then Σ pᵢ vᵢ. Products of
+    // one row by at most BlockSize: the header-only vector loops directly, with or without
+    // BLAS, whose call would cost more than the product.
     void attend(const T* q, const T* kc, const T* vc, std::size_t t) {
         const T scale = T(1) / std::sqrt(T(hs));
         T* att = att_.data();
         for (std::size_t h = 0; h < NH; ++h) {
             const T* qh = q + h * hs;
-            // scores (t + 1) = kᵀ q over the cached positions, one product through gemm
-            gemm(op::none, op::none, t + 1, 1, hs, scale, kc + h * hs, C, qh, 1, T(0), att, 1);
-            T m = att[0];
-            for (std::size_t i = 1; i <= t; ++i) m = std::max(m, att[i]);
-            T sum = T(0);
-            for (std::size_t i = 0; i <= t; ++i) {
-                att[i] = std::exp(att[i] - m);
-                sum += att[i];
-            }
-            for (std::size_t i = 0; i <= t; ++i) att[i] /= sum;
-            // y_h (1, hs) = p (1, t+1) · v (t+1, hs)
-            gemm(op::none, op::none, 1, hs, t + 1, T(1), att, t + 1, vc + h * hs, C, T(0),
-                 y_.data() + h * hs, hs);
+            // scores (t + 1) = k (t+1, hs) · q (hs) · scale over the cached positions
+            detail::row_times_transposed(t + 1, hs, scale, qh, kc + h * hs, C, T(0), att);
+            attn_layer::softmax_causal_row(att, t, t + 1);
+            // y_h (hs) = p (t+1) · v (t+1, hs)
+            detail::row_times(hs, t + 1, T(1), att, 1, vc + h * hs, C, T(0), y_.data() + h * hs);
         }
     }
 
@@ -156,6 +189,11 @@ private:
     dynamic<T, 1> branch_;              // (C) a residual branch's output
     typename mlp_layer::Activations mlp_;
     dynamic<T, 1> logits_;  // (V)
+    // prefill's: the rows' residual stream, and one block's activations and scratch, shared
+    // by the blocks one after another
+    dynamic<T, 2> rows_;  // (T, C)
+    typename block_layer::Activations block_acts_;
+    typename block_layer::Scratch block_scratch_;
 };
 
 // Generates up to max_tokens tokens after prompt (ids). Each token goes to on_token(id)

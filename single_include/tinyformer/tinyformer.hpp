@@ -249,6 +249,10 @@ private:
 
 #include <algorithm>  // std::max
 
+#if defined(__AVX512F__)
+#include <immintrin.h>  // the AVX-512 shuffles of lane_sums
+#endif
+
 namespace tinyformer {
 namespace detail {
 
@@ -257,6 +261,40 @@ template <class T>
 T lane_sum(const xsimd::batch<T>& v) {
     return xsimd::hadd(v);
 }
+
+// out[r] = Σ of the lanes of rows[r], for r < W: W batches summed across at once, a shuffle
+// tree shared by all of them instead of one per batch
+template <class T>
+xsimd::batch<T> lane_sums(const xsimd::batch<T>* rows) {
+    return xsimd::haddp(rows);
+}
+
+#if defined(__AVX512F__)
+// The same for 16 floats. xsimd 8.1's haddp returns the sums of rows 2, 3 in lanes 4, 5 and
+// the other way round (likewise 10, 11 and 12, 13) with AVX-512, so floats take this tree:
+// pairs of rows, then fours, added within 128-bit lanes, then the four lanes across.
+inline xsimd::batch<float> lane_sums(const xsimd::batch<float>* rows) {
+    // t[p] lane L: rows 2p, 2p+1 summed in pairs of numbers, [a0+a2, b0+b2, a1+a3, b1+b3]
+    __m512 t[8];
+    for (std::size_t p = 0; p < 8; ++p) {
+        const __m512 a = rows[2 * p], b = rows[2 * p + 1];
+        t[p] = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+    }
+    // u[q] lane L: the sums over lane L of rows 4q..4q+3
+    __m512 u[4];
+    for (std::size_t q = 0; q < 4; ++q) {
+        const __m512 a = t[2 * q], b = t[2 * q + 1];
+        u[q] = _mm512_add_ps(_mm512_shuffle_ps(a, b, 0x44), _mm512_shuffle_ps(a, b, 0xee));
+    }
+    // lane q of the result: Σ over the four lanes of u[q]
+    const __m512 s01 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], 0x88),
+                                     _mm512_shuffle_f32x4(u[0], u[1], 0xdd));
+    const __m512 s23 = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], 0x88),
+                                     _mm512_shuffle_f32x4(u[2], u[3], 0xdd));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, 0x88),
+                         _mm512_shuffle_f32x4(s01, s23, 0xdd));
+}
+#endif
 
 // max of a batch's lanes
 template <class T>
@@ -717,15 +755,52 @@ void row_times(std::size_t N, std::size_t K, T alpha, const T* a, std::size_t in
 }
 
 // c(N) = alpha · B(N, K) · a(K) + beta · c, c[j] at c + j·incc: a row of the product by a
-// transposed B (or a column of A · b), four dot products at a time, so that each load of a
-// serves four rows of B
+// transposed B (or a column of A · b), generation's layers one position at a time. W rows of
+// B go together: each load of a serves W rows, and lane_sums adds up the W accumulators
+// across their lanes into one batch, c[j..j+W), where a lane sum per row would cost a
+// shuffle tree each (which made generation's products a quarter slower at K = 128). The last
+// rows go four at a time, then one by one.
 template <class T>
 void row_times_transposed(std::size_t N, std::size_t K, T alpha, const T* a, const T* B,
                           std::size_t ldb, T beta, T* c, std::size_t incc = 1) {
     using batch = xsimd::batch<T>;
     constexpr std::size_t W = batch::size;
     const std::size_t KW = K - K % W;
+    const batch va(alpha), vb(beta);
     std::size_t j = 0;
+    for (; N - j >= W; j += W) {
+        const T* Bj = B + j * ldb;  // (W, K) the rows of this batch of c
+        batch acc[W];
+        for (std::size_t r = 0; r < W; ++r) acc[r] = batch(T(0));
+        for (std::size_t k = 0; k < KW; k += W) {
+            const batch ak = batch::load_unaligned(a + k);
+            for (std::size_t r = 0; r < W; ++r) {
+                acc[r] = xsimd::fma(batch::load_unaligned(Bj + r * ldb + k), ak, acc[r]);
+            }
+        }
+        // sums[r] = Σ_k a(k)·B(j + r, k): the lanes of acc[r], then the last K % W columns
+        batch sums = lane_sums(acc);
+        if (KW < K) {
+            alignas(64) T tail[W];
+            for (std::size_t r = 0; r < W; ++r) {
+                T s = T(0);
+                for (std::size_t k = KW; k < K; ++k) s += a[k] * Bj[r * ldb + k];
+                tail[r] = s;
+            }
+            sums += batch::load_aligned(tail);
+        }
+        if (incc == 1) {
+            batch out = sums * va;
+            if (beta != T(0)) out = xsimd::fma(vb, batch::load_unaligned(c + j), out);
+            out.store_unaligned(c + j);
+        } else {
+            alignas(64) T out[W];
+            sums.store_aligned(out);
+            for (std::size_t r = 0; r < W; ++r) {
+                c[(j + r) * incc] = combine(alpha, out[r], beta, c[(j + r) * incc]);
+            }
+        }
+    }
     for (; N - j >= 4; j += 4) {
         batch acc[4] = {batch(T(0)), batch(T(0)), batch(T(0)), batch(T(0))};
         for (std::size_t k = 0; k < KW; k += W) {
@@ -825,7 +900,8 @@ void gemm_kernel(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, 
 //
 // Row-major, with leading dimensions as in CBLAS, so that a head's slice of a wider buffer
 // (q inside qkv, say) is multiplied in place. With TINYFORMER_USE_BLAS defined the product
-// goes to CBLAS (OpenBLAS); otherwise to the header-only kernel in detail/kernel.hpp.
+// goes to CBLAS (OpenBLAS), but for one row by a transposed B; otherwise to the header-only
+// kernel in detail/kernel.hpp.
 
 #ifdef TINYFORMER_USE_BLAS
 #include <cblas.h>  // cblas_sgemm, cblas_dgemm; OpenBLAS's openblas_set_num_threads
@@ -849,6 +925,14 @@ void gemm(op ta, op tb, std::size_t M, std::size_t N, std::size_t K, T alpha, co
         return;
     }
 #ifdef TINYFORMER_USE_BLAS
+    // One row by a transposed B (a layer's input times its weights: generation, one position
+    // at a time) stays with the header-only loop, faster there than OpenBLAS 0.3.21, whose
+    // sgemm took 6 to 30 % longer for the example models' layer shapes (all but a 128 by 512
+    // weight, 10 % shorter) and made generation 5 % slower.
+    if (M == 1 && ta == op::none && tb == op::transpose) {
+        detail::row_times_transposed(N, K, alpha, A, B, ldb, beta, C);
+        return;
+    }
     const auto cta = ta == op::transpose ? CblasTrans : CblasNoTrans;
     const auto ctb = tb == op::transpose ? CblasTrans : CblasNoTrans;
     const auto m = static_cast<blasint>(M), n = static_cast<blasint>(N);
@@ -2498,6 +2582,7 @@ private:
 // that lists its tensors through visit.
 //
 // A model type M offers
+//   typename M::value_type                  the scalar of every tensor
 //   typename M::Params, typename M::Grads   (the same tensors, the same order)
 //   M::visit(f, a, b, ...)                  f(name, a's tensor, b's tensor, ...) for every
 //                                           parameter tensor, in a fixed order
@@ -2507,6 +2592,12 @@ private:
 //   tinyformer::zero_grads<Model>(*grads);
 //   ... forward, backward ...
 //   double norm = opt.step(*params, *grads, schedule.at(it));
+//
+// A step works through the tensors in fixed pieces of at most optimizer_piece numbers. An
+// optional last argument, an executor exec(n, f) that calls f(i) once for every i < n (on
+// any threads, in any order, returning when all are done), spreads the pieces over threads:
+// parallel_gradients::for_each is one. Since the pieces and the order in which their sums
+// are added do not depend on the executor, every executor gives the same bits.
 
 namespace tinyformer {
 
@@ -2553,36 +2644,104 @@ void accumulate(typename M::Grads& dst, const typename M::Grads& src) {
         dst, src);
 }
 
-// The L2 norm of all gradients taken as one vector, summed in double.
+// The numbers an optimizer handles as one piece: a multiple of every SIMD width, large
+// enough that a thread's share of a step is worth its start.
+constexpr std::size_t optimizer_piece = std::size_t(1) << 14;
+
+// Runs f(i) for every i < n on the calling thread, in order: the executor of a step that
+// is given none.
+struct serial_executor {
+    template <class F>
+    void operator()(std::size_t n, F&& f) const {
+        for (std::size_t i = 0; i < n; ++i) f(i);
+    }
+};
+
+namespace detail {
+
+// Σ d[i]² in double, with four running sums so that the additions need not wait for each
+// other.
+template <class T>
+double sum_of_squares(const T* d, std::size_t n) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    const std::size_t n4 = n - n % 4;
+    for (std::size_t i = 0; i < n4; i += 4) {
+        s0 += static_cast<double>(d[i]) * d[i];
+        s1 += static_cast<double>(d[i + 1]) * d[i + 1];
+        s2 += static_cast<double>(d[i + 2]) * d[i + 2];
+        s3 += static_cast<double>(d[i + 3]) * d[i + 3];
+    }
+    for (std::size_t i = n4; i < n; ++i) s0 += static_cast<double>(d[i]) * d[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+// One piece of a tensor and of the optimizer's state beside it: p[0..n), g[0..n), ...
+template <class T>
+struct piece {
+    T* p;
+    T* g;
+    T* m;  // the moments, or nullptr for an optimizer without them
+    T* v;
+    std::size_t n;
+    bool decays;  // the tensor is a matrix or an embedding (rank >= 2)
+};
+
+// Cuts every tensor of M into pieces of at most optimizer_piece numbers, in visit order.
+// state are zero or two Params-like objects (AdamW's moments).
+template <class M, class T, class Params, class Grads, class... State>
+void cut_into_pieces(std::vector<piece<T>>& out, Params& p, Grads& g, State&... state) {
+    out.clear();
+    M::visit(
+        [&out](const std::string&, auto& w, auto& dw, auto&... st) {
+            T* extra[2] = {nullptr, nullptr};
+            std::size_t e = 0;
+            ((extra[e++] = st.data()), ...);
+            const std::size_t n = w.size();
+            for (std::size_t first = 0; first < n; first += optimizer_piece) {
+                const std::size_t len = std::min(optimizer_piece, n - first);
+                out.push_back({w.data() + first, dw.data() + first,
+                               extra[0] ? extra[0] + first : nullptr,
+                               extra[1] ? extra[1] + first : nullptr, len, w.dimension() >= 2});
+            }
+        },
+        p, g, state...);
+}
+
+// The L2 norm of the pieces' gradients: each piece summed alone (by exec), the pieces' sums
+// added in order.
+template <class T, class Executor>
+double pieces_norm(const std::vector<piece<T>>& pieces, std::vector<double>& sums,
+                   Executor&& exec) {
+    sums.assign(pieces.size(), 0.0);
+    exec(pieces.size(), [&](std::size_t i) { sums[i] = sum_of_squares(pieces[i].g, pieces[i].n); });
+    double total = 0;
+    for (double s : sums) total += s;
+    return std::sqrt(total);
+}
+
+}  // namespace detail
+
+// The L2 norm of all gradients taken as one vector, summed in double, piece by piece as the
+// optimizers sum it (so that their step returns the same number).
 template <class M>
 double global_norm(const typename M::Grads& grads) {
-    double sum = 0;
+    double total = 0;
     M::visit(
-        [&sum](const std::string&, const auto& dw) {
+        [&total](const std::string&, const auto& dw) {
             const auto* d = dw.data();
             const std::size_t n = dw.size();
-            // four running sums, so that the additions need not wait for each other
-            double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-            const std::size_t n4 = n - n % 4;
-            for (std::size_t i = 0; i < n4; i += 4) {
-                s0 += static_cast<double>(d[i]) * d[i];
-                s1 += static_cast<double>(d[i + 1]) * d[i + 1];
-                s2 += static_cast<double>(d[i + 2]) * d[i + 2];
-                s3 += static_cast<double>(d[i + 3]) * d[i + 3];
+            for (std::size_t first = 0; first < n; first += optimizer_piece) {
+                total += detail::sum_of_squares(d + first, std::min(optimizer_piece, n - first));
             }
-            for (std::size_t i = n4; i < n; ++i) s0 += static_cast<double>(d[i]) * d[i];
-            sum += (s0 + s1) + (s2 + s3);
         },
         grads);
-    return std::sqrt(sum);
+    return std::sqrt(total);
 }
 
 namespace detail {
 
-// The norm of the gradients, checked: training cannot go on from a nan or inf.
-template <class M>
-double checked_norm(const typename M::Grads& grads, const char* op) {
-    const double norm = global_norm<M>(grads);
+// A norm that training can go on from: finite.
+inline double checked_norm(double norm, const char* op) {
     if (!std::isfinite(norm)) {
         throw divergence_error(std::string(op) + ": expected a finite gradient norm, found " +
                                optimizer_number(norm));
@@ -2725,10 +2884,14 @@ public:
 
     // One update of p from g at learning rate lr. Clips g in place, as clip_grad_norm_
     // does, and returns the gradient norm before clipping. Throws divergence_error, with
-    // nothing changed, when that norm is not finite.
-    double step(Params& p, Grads& g, double lr) {
+    // nothing changed, when that norm is not finite. exec spreads the work over threads.
+    template <class Executor = serial_executor>
+    double step(Params& p, Grads& g, double lr, Executor&& exec = Executor()) {
+        using T = typename M::value_type;
         detail::check_learning_rate(lr, "adamw step");
-        const double norm = detail::checked_norm<M>(g, "adamw step");
+        detail::cut_into_pieces<M>(pieces_, p, g, *m_, *v_);
+        const double norm =
+            detail::checked_norm(detail::pieces_norm(pieces_, sums_, exec), "adamw step");
         const double clip = detail::clip_coefficient(norm, options_.grad_clip);
         ++t_;
         const double b1 = options_.beta1, b2 = options_.beta2;
@@ -2736,26 +2899,18 @@ public:
         const double bias_correction1 = 1 - std::pow(b1, t);
         const double bias_correction2 = 1 - std::pow(b2, t);
         const double step_size = lr / bias_correction1;
-        const double decay = 1 - lr * options_.weight_decay;
+        const T keep = static_cast<T>(1 - lr * options_.weight_decay);
         const detail::adam_constants k{
             clip, 1 - b1, b2, 1 - b2, -step_size, std::sqrt(bias_correction2), options_.eps};
-        M::visit(
-            [&](const std::string&, auto& w, auto& dw, auto& mw, auto& vw) {
-                using T = detail::scalar_of<decltype(w)>;
-                T* pw = w.data();
-                T* pg = dw.data();
-                T* pm = mw.data();
-                T* pv = vw.data();
-                const std::size_t n = w.size();
-                // decoupled weight decay from the current weights, on matrices and embeddings
-                if (w.dimension() >= 2) {
-                    const T keep = static_cast<T>(decay);
-                    for (std::size_t i = 0; i < n; ++i) pw[i] *= keep;
-                }
-                // clip, the two moments, then the step
-                detail::adam_update(pw, pg, pm, pv, n, k);
-            },
-            p, g, *m_, *v_);
+        exec(pieces_.size(), [&](std::size_t i) {
+            const detail::piece<T>& pc = pieces_[i];
+            // decoupled weight decay from the current weights, on matrices and embeddings
+            if (pc.decays) {
+                for (std::size_t j = 0; j < pc.n; ++j) pc.p[j] *= keep;
+            }
+            // clip, the two moments, then the step
+            detail::adam_update(pc.p, pc.g, pc.m, pc.v, pc.n, k);
+        });
         return norm;
     }
 
@@ -2782,6 +2937,8 @@ private:
     std::unique_ptr<Params> m_;  // first moment, the layout of Params
     std::unique_ptr<Params> v_;  // second moment, the layout of Params
     std::size_t t_ = 0;          // steps taken
+    std::vector<detail::piece<typename M::value_type>> pieces_;  // of the current step
+    std::vector<double> sums_;  // each piece's Σ g², for the norm
 };
 
 struct sgd_options {
@@ -2806,24 +2963,23 @@ public:
 
     // As adamw::step: clips g in place, returns the norm before clipping, throws
     // divergence_error with nothing changed when it is not finite.
-    double step(Params& p, Grads& g, double lr) {
+    template <class Executor = serial_executor>
+    double step(Params& p, Grads& g, double lr, Executor&& exec = Executor()) {
+        using T = typename M::value_type;
         detail::check_learning_rate(lr, "sgd step");
-        const double norm = detail::checked_norm<M>(g, "sgd step");
-        const double clip = detail::clip_coefficient(norm, options_.grad_clip);
-        M::visit(
-            [&](const std::string&, auto& w, auto& dw) {
-                using T = detail::scalar_of<decltype(w)>;
-                T* pw = w.data();
-                T* pg = dw.data();
-                const std::size_t n = w.size();
-                const T c = static_cast<T>(clip), neg_lr = static_cast<T>(-lr);
-                for (std::size_t i = 0; i < n; ++i) {
-                    const T gi = pg[i] * c;
-                    pg[i] = gi;
-                    pw[i] = pw[i] + neg_lr * gi;
-                }
-            },
-            p, g);
+        detail::cut_into_pieces<M>(pieces_, p, g);
+        const double norm =
+            detail::checked_norm(detail::pieces_norm(pieces_, sums_, exec), "sgd step");
+        const T c = static_cast<T>(detail::clip_coefficient(norm, options_.grad_clip));
+        const T neg_lr = static_cast<T>(-lr);
+        exec(pieces_.size(), [&](std::size_t i) {
+            const detail::piece<T>& pc = pieces_[i];
+            for (std::size_t j = 0; j < pc.n; ++j) {
+                const T gj = pc.g[j] * c;
+                pc.g[j] = gj;
+                pc.p[j] = pc.p[j] + neg_lr * gj;
+            }
+        });
         return norm;
     }
 
@@ -2831,6 +2987,8 @@ public:
 
 private:
     sgd_options options_;
+    std::vector<detail::piece<typename M::value_type>> pieces_;  // of the current step
+    std::vector<double> sums_;  // each piece's Σ g², for the norm
 };
 
 }  // namespace tinyformer
@@ -3012,6 +3170,21 @@ public:
         return total / double(B);
     }
 
+    // Calls f(i) once for every i < n, worker w taking i = w, w + W, w + 2W, ...; returns
+    // when all are done. The optimizers take this as their executor, so that the step after
+    // compute() runs on the same threads:  opt.step(params, engine.grads(), lr, engine.executor())
+    template <class F>
+    void for_each(std::size_t n, F&& f) {
+        on_workers(std::min(threads_, n), [&](std::size_t w) {
+            for (std::size_t i = w; i < n; i += threads_) f(i);
+        });
+    }
+
+    // for_each as a callable object: exec(n, f).
+    auto executor() {
+        return [this](std::size_t n, auto&& f) { for_each(n, f); };
+    }
+
     // The summed gradient of the last compute().
     Grads& grads() { return *grads_[0]; }
     const Grads& grads() const { return *grads_[0]; }
@@ -3031,25 +3204,47 @@ private:
     }
 
     // Calls work(worker, shard, first sequence, sequences) for every shard of a batch of B,
-    // storing what it returns in losses_[shard]; waits for all and rethrows the first error.
+    // storing what it returns in losses_[shard].
     template <class Work>
     void run_shards(std::size_t B, Work&& work) {
         std::fill(losses_.begin(), losses_.end(), 0.0);
         const std::size_t S = std::min(shards_, B);
-        auto task = [&, S, B](std::size_t w) {
+        on_workers(std::min(threads_, S), [&, S, B](std::size_t w) {
             for (std::size_t s = w; s < S; s += threads_) {
                 const std::size_t first = s * B / S, last = (s + 1) * B / S;
                 losses_[s] = work(w, s, first, last - first);
             }
-        };
+        });
+    }
+
+    // grads_[0] += grads_[1] + ... in shard order, the elements split among the workers
+    void reduce() {
+        if (shards_ == 1) return;
+        on_workers(threads_, [&](std::size_t w) {
+            for (const piece& pc : pieces_) {
+                const std::size_t lo = w * pc.size / threads_, hi = (w + 1) * pc.size / threads_;
+                T* dst = pc.data[0];
+                for (std::size_t s = 1; s < shards_; ++s) {
+                    const T* src = pc.data[s];
+                    for (std::size_t i = lo; i < hi; ++i) dst[i] += src[i];
+                }
+            }
+        });
+    }
+
+    // Runs task(w) for w < n: worker 0 on the calling thread, the others on std::async
+    // threads. Waits for all, reading every future so that no error is lost, and rethrows
+    // the first.
+    template <class Task>
+    void on_workers(std::size_t n, Task&& task) {
         std::vector<std::future<void>> running;
-        for (std::size_t w = 1; w < threads_; ++w) {
-            running.push_back(std::async(std::launch::async, task, w));
+        running.reserve(n);
+        for (std::size_t w = 1; w < n; ++w) {
+            running.push_back(std::async(std::launch::async, [&task, w] { task(w); }));
         }
-        // the calling thread is worker 0; every future is read, so no error is lost
         std::exception_ptr error;
         try {
-            task(0);
+            if (n > 0) task(0);
         } catch (...) {
             error = std::current_exception();
         }
@@ -3061,27 +3256,6 @@ private:
             }
         }
         if (error) std::rethrow_exception(error);
-    }
-
-    // grads_[0] += grads_[1] + ... in shard order, the elements split among the workers
-    void reduce() {
-        if (shards_ == 1) return;
-        auto task = [&](std::size_t w) {
-            for (const piece& pc : pieces_) {
-                const std::size_t lo = w * pc.size / threads_, hi = (w + 1) * pc.size / threads_;
-                T* dst = pc.data[0];
-                for (std::size_t s = 1; s < shards_; ++s) {
-                    const T* src = pc.data[s];
-                    for (std::size_t i = lo; i < hi; ++i) dst[i] += src[i];
-                }
-            }
-        };
-        std::vector<std::future<void>> running;
-        for (std::size_t w = 1; w < threads_; ++w) {
-            running.push_back(std::async(std::launch::async, task, w));
-        }
-        task(0);
-        for (auto& f : running) f.get();
     }
 
     double mean_loss(std::size_t B) const {
@@ -3164,8 +3338,28 @@ struct train_hooks {
 // How a run ended: the iteration target was reached, or a stop was requested.
 enum class train_end { finished, stopped };
 
+namespace detail {
+
+// opt.step on the engine's threads when the optimizer takes an executor (adamw, sgd),
+// otherwise on the calling thread.
+template <class Optimizer, class Params, class Engine>
+auto optimizer_step(Optimizer& opt, Params& params, Engine& engine, double lr, int)
+    -> decltype(opt.step(params, engine.grads(), lr, engine.executor())) {
+    return opt.step(params, engine.grads(), lr, engine.executor());
+}
+template <class Optimizer, class Params, class Engine>
+double optimizer_step(Optimizer& opt, Params& params, Engine& engine, double lr, long) {
+    return opt.step(params, engine.grads(), lr);
+}
+template <class Optimizer, class Params, class Engine>
+double optimizer_step(Optimizer& opt, Params& params, Engine& engine, double lr) {
+    return optimizer_step(opt, params, engine, lr, 0);
+}
+
+}  // namespace detail
+
 // Trains params with opt (anything with step(params, grads, lr) returning the gradient
-// norm) on data until state.iteration reaches options.iterations. Throws divergence_error,
+// norm; also given the workers as a last argument when it takes one) on data until state.iteration reaches options.iterations. Throws divergence_error,
 // with params as they were before the step, when a loss or gradient is not finite.
 template <class Model, class Optimizer>
 train_end parallel_train(typename Model::Params& params, Optimizer& opt, const text_data& data,
@@ -3236,7 +3430,7 @@ train_end parallel_train(typename Model::Params& params, Optimizer& opt, const t
         const double lr = o.schedule.at(state.iteration);
         double norm = 0;
         try {
-            norm = opt.step(params, engine.grads(), lr);
+            norm = detail::optimizer_step(opt, params, engine, lr);
         } catch (const divergence_error& e) {
             throw divergence_error("parallel_train: at iteration " +
                                    std::to_string(state.iteration + 1) + ": " + e.what());
@@ -3565,6 +3759,10 @@ private:
 // that each new token costs one position's work instead of a whole forward pass. When the
 // window is full, it keeps the newest half of its tokens and recomputes their cache: the
 // position embeddings are absolute, so the kept tokens must move to positions 0, 1, ...
+// That recomputation, and a prompt pushed into an empty cache, run as one forward pass over
+// all their rows through the model's own blocks, whose matrix products then read each weight
+// once for all the rows: one position at a time, the recomputation doubled the cost of every
+// generated token.
 
 namespace tinyformer {
 
@@ -3593,7 +3791,10 @@ public:
           y_(buffer<T>(C)),
           branch_(buffer<T>(C)),
           mlp_(1),
-          logits_(buffer<T>(V)) {}
+          logits_(buffer<T>(V)),
+          rows_(buffer<T>(BlockSize, C)),
+          block_acts_(1, false),
+          block_scratch_(1) {}
 
     // Forgets every token.
     void clear() { n_ = 0; }
@@ -3611,18 +3812,29 @@ public:
         }
         if (n_ == BlockSize) {
             std::copy(window_.end() - keep, window_.end(), window_.begin());
-            n_ = 0;
-            for (std::size_t i = 0; i < keep; ++i) step(window_[i], false);
+            prefill(keep);
         }
         window_[n_] = id;
-        step(id, true);
+        step(id);
         return logits_.data();
     }
 
     // Appends several tokens; returns the logits after the last (nullptr for none).
     const T* push(const std::int32_t* ids, std::size_t n) {
+        if (n == 0) return nullptr;
+        std::size_t i = 0;
+        // into an empty cache, all but the last token in one pass (no slide can come between
+        // them), as long as they fit in the window
+        if (n_ == 0 && n <= BlockSize) {
+            for (; i + 1 < n; ++i) {
+                const std::int32_t id = ids[i];
+                if (id < 0 || static_cast<std::size_t>(id) >= V) break;
+                window_[i] = id;
+            }
+            if (i > 0) prefill(i);
+        }
         const T* out = nullptr;
-        for (std::size_t i = 0; i < n; ++i) out = push(ids[i]);
+        for (; i < n; ++i) out = push(ids[i]);
         return out;
     }
 
@@ -3634,10 +3846,31 @@ private:
     using norm_layer = typename Model::norm_layer;
     using attn_layer = typename block_layer::attn_layer;
     using mlp_layer = typename block_layer::mlp_layer;
+    using embed_layer = typename Model::embed_layer;
 
-    // One position's forward pass at position n_, which becomes part of the cache. The
-    // logits are computed only when they are wanted.
-    void step(std::int32_t id, bool want_logits) {
+    // Makes the cache hold the window's first n tokens at positions 0..n-1: their forward
+    // pass as Model::forward runs it, n rows through each block, with the keys and values
+    // taken from the rows of the block's qkv. No logits: a token always follows.
+    void prefill(std::size_t n) {
+        T* x = rows_.data();  // (n, C) the residual stream
+        embed_layer::forward(p_.emb, window_.data(), x, 1, n);
+        for (std::size_t l = 0; l < L; ++l) {
+            block_layer::forward(p_.h[l], block_acts_, block_scratch_, x, 1, n, T(0), nullptr);
+            const T* qkv = block_acts_.attn.qkv.data();  // (n, 3C) rows q, k, v
+            T* kc = k_.data() + l * BlockSize * C;
+            T* vc = v_.data() + l * BlockSize * C;
+            for (std::size_t i = 0; i < n; ++i) {
+                std::copy(qkv + i * 3 * C + C, qkv + i * 3 * C + 2 * C, kc + i * C);
+                std::copy(qkv + i * 3 * C + 2 * C, qkv + i * 3 * C + 3 * C, vc + i * C);
+            }
+            std::copy(block_acts_.out.data(), block_acts_.out.data() + n * C, x);
+        }
+        n_ = n;
+    }
+
+    // One position's forward pass at position n_, which becomes part of the cache, and the
+    // logits after it.
+    void step(std::int32_t id) {
         const std::size_t t = n_;
         T* x = x_.data();
         // h = wte[id] + wpe[t]
@@ -3662,32 +3895,25 @@ private:
             for (std::size_t i = 0; i < C; ++i) x[i] += branch_.data()[i];
         }
         ++n_;
-        if (!want_logits) return;
         // logits = ln_f(x) · wteᵀ
         norm_layer::forward(p_.ln_f, x, ln_.data(), mean_.data(), rstd_.data(), 1);
         gemm(op::none, op::transpose, 1, V, C, T(1), ln_.data(), C, p_.emb.wte.data(), C, T(0),
              logits_.data(), V);
     }
 
-    // y_(C): per head, softmax(q · kᵢ / sqrt(hs)) over i <= t, then Σ pᵢ vᵢ
+    // y_(C): per head, softmax(q · kᵢ / sqrt(hs)) over i <= t, then Σ pᵢ vᵢ. Products of
+    // one row by at most BlockSize: the header-only vector loops directly, with or without
+    // BLAS, whose call would cost more than the product.
     void attend(const T* q, const T* kc, const T* vc, std::size_t t) {
         const T scale = T(1) / std::sqrt(T(hs));
         T* att = att_.data();
         for (std::size_t h = 0; h < NH; ++h) {
             const T* qh = q + h * hs;
-            // scores (t + 1) = kᵀ q over the cached positions, one product through gemm
-            gemm(op::none, op::none, t + 1, 1, hs, scale, kc + h * hs, C, qh, 1, T(0), att, 1);
-            T m = att[0];
-            for (std::size_t i = 1; i <= t; ++i) m = std::max(m, att[i]);
-            T sum = T(0);
-            for (std::size_t i = 0; i <= t; ++i) {
-                att[i] = std::exp(att[i] - m);
-                sum += att[i];
-            }
-            for (std::size_t i = 0; i <= t; ++i) att[i] /= sum;
-            // y_h (1, hs) = p (1, t+1) · v (t+1, hs)
-            gemm(op::none, op::none, 1, hs, t + 1, T(1), att, t + 1, vc + h * hs, C, T(0),
-                 y_.data() + h * hs, hs);
+            // scores (t + 1) = k (t+1, hs) · q (hs) · scale over the cached positions
+            detail::row_times_transposed(t + 1, hs, scale, qh, kc + h * hs, C, T(0), att);
+            attn_layer::softmax_causal_row(att, t, t + 1);
+            // y_h (hs) = p (t+1) · v (t+1, hs)
+            detail::row_times(hs, t + 1, T(1), att, 1, vc + h * hs, C, T(0), y_.data() + h * hs);
         }
     }
 
@@ -3704,6 +3930,11 @@ private:
     dynamic<T, 1> branch_;              // (C) a residual branch's output
     typename mlp_layer::Activations mlp_;
     dynamic<T, 1> logits_;  // (V)
+    // prefill's: the rows' residual stream, and one block's activations and scratch, shared
+    // by the blocks one after another
+    dynamic<T, 2> rows_;  // (T, C)
+    typename block_layer::Activations block_acts_;
+    typename block_layer::Scratch block_scratch_;
 };
 
 // Generates up to max_tokens tokens after prompt (ids). Each token goes to on_token(id)

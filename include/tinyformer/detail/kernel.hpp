@@ -21,7 +21,7 @@
 #include <cstddef>    // std::size_t
 #include <cstring>    // std::memcpy
 
-#include "simd.hpp"       // dot, lane_sum
+#include "simd.hpp"       // dot, lane_sum, lane_sums
 #include "transpose.hpp"  // transpose_rows
 #include "xsimd.hpp"      // SIMD batches for the micro-kernel
 
@@ -248,15 +248,52 @@ void row_times(std::size_t N, std::size_t K, T alpha, const T* a, std::size_t in
 }
 
 // c(N) = alpha · B(N, K) · a(K) + beta · c, c[j] at c + j·incc: a row of the product by a
-// transposed B (or a column of A · b), four dot products at a time, so that each load of a
-// serves four rows of B
+// transposed B (or a column of A · b), generation's layers one position at a time. W rows of
+// B go together: each load of a serves W rows, and lane_sums adds up the W accumulators
+// across their lanes into one batch, c[j..j+W), where a lane sum per row would cost a
+// shuffle tree each (which made generation's products a quarter slower at K = 128). The last
+// rows go four at a time, then one by one.
 template <class T>
 void row_times_transposed(std::size_t N, std::size_t K, T alpha, const T* a, const T* B,
                           std::size_t ldb, T beta, T* c, std::size_t incc = 1) {
     using batch = xsimd::batch<T>;
     constexpr std::size_t W = batch::size;
     const std::size_t KW = K - K % W;
+    const batch va(alpha), vb(beta);
     std::size_t j = 0;
+    for (; N - j >= W; j += W) {
+        const T* Bj = B + j * ldb;  // (W, K) the rows of this batch of c
+        batch acc[W];
+        for (std::size_t r = 0; r < W; ++r) acc[r] = batch(T(0));
+        for (std::size_t k = 0; k < KW; k += W) {
+            const batch ak = batch::load_unaligned(a + k);
+            for (std::size_t r = 0; r < W; ++r) {
+                acc[r] = xsimd::fma(batch::load_unaligned(Bj + r * ldb + k), ak, acc[r]);
+            }
+        }
+        // sums[r] = Σ_k a(k)·B(j + r, k): the lanes of acc[r], then the last K % W columns
+        batch sums = lane_sums(acc);
+        if (KW < K) {
+            alignas(64) T tail[W];
+            for (std::size_t r = 0; r < W; ++r) {
+                T s = T(0);
+                for (std::size_t k = KW; k < K; ++k) s += a[k] * Bj[r * ldb + k];
+                tail[r] = s;
+            }
+            sums += batch::load_aligned(tail);
+        }
+        if (incc == 1) {
+            batch out = sums * va;
+            if (beta != T(0)) out = xsimd::fma(vb, batch::load_unaligned(c + j), out);
+            out.store_unaligned(c + j);
+        } else {
+            alignas(64) T out[W];
+            sums.store_aligned(out);
+            for (std::size_t r = 0; r < W; ++r) {
+                c[(j + r) * incc] = combine(alpha, out[r], beta, c[(j + r) * incc]);
+            }
+        }
+    }
     for (; N - j >= 4; j += 4) {
         batch acc[4] = {batch(T(0)), batch(T(0)), batch(T(0)), batch(T(0))};
         for (std::size_t k = 0; k < KW; k += W) {
