@@ -52,7 +52,7 @@ struct preset;
 template <>
 struct preset<SmallConfig> {
     static constexpr const char* name = "small";
-    static constexpr preset_defaults defaults{12, 8000, 200, 1e-3, 1e-4};
+    static constexpr preset_defaults defaults{12, 8000, 100, 1e-3, 1e-4};
 };
 template <>
 struct preset<MediumConfig> {
