@@ -150,7 +150,7 @@ for preset in ("small", "large"):
         print(f"scaling {preset} {k}: every core / 1 thread = {every / one:.2f}")
 starts = [r["start_join_us"] for r in rows if r.get("bench") == "threads"]
 if starts:
-    print(f"thread start and join: {median(starts):.0f} us, twice per step")
+    print(f"thread start and join: {median(starts):.0f} us, four times per step")
 print()
 print("Per CPU-second of the process (what the code does with the cores it gets), and memory:")
 print()

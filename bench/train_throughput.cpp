@@ -17,7 +17,8 @@
 //                     process to read it per configuration), next to model_mib, the sum of
 //                     parameters, one gradient buffer per shard, the two AdamW moments and
 //                     each worker's activations
-// and one line with the time to start and join the worker threads, as each step does twice.
+// and one line with the time to start and join the worker threads, as each step does four
+// times.
 #include <sys/resource.h>  // getrusage: peak resident memory
 #include <time.h>          // clock_gettime(CLOCK_PROCESS_CPUTIME_ID)
 
@@ -104,7 +105,8 @@ std::size_t activation_bytes(std::size_t batch) {
 }
 
 // Microseconds to start and join `workers` threads through std::async, as parallel_gradients
-// does twice per step (the shards, then the reduction): the median of 201 tries.
+// does four times per step (the shards, the reduction, the gradient norm and the update):
+// the median of 201 tries.
 double thread_start_us(std::size_t workers) {
     std::vector<double> us;
     for (int i = 0; i < 201; ++i) {
