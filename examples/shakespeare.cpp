@@ -9,6 +9,8 @@
 // its preset, so ask, sample and info load whichever one the file holds.
 #include <atomic>      // std::atomic, the signal flag
 #include <chrono>      // timing generation
+#include <cmath>       // std::isfinite: flag values
+#include <cstdint>     // std::uint64_t, UINT64_MAX
 #include <csignal>     // SIGINT, SIGTERM
 #include <cstdio>      // std::fputs, std::fflush
 #include <fstream>     // the CSV log, prompt files
@@ -17,6 +19,7 @@
 #include <memory>      // std::unique_ptr
 #include <optional>    // std::optional
 #include <sstream>     // std::ostringstream
+#include <stdexcept>   // std::out_of_range: flag values
 #include <string>      // std::string
 #include <sys/stat.h>  // stat: does the model file exist
 #include <unistd.h>    // isatty
@@ -96,6 +99,11 @@ extern "C" void on_stop_signal(int sig) {
 bool file_exists(const std::string& path) {
     struct stat st;
     return ::stat(path.c_str(), &st) == 0;
+}
+
+bool is_directory(const std::string& path) {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 // "model.json" -> "model.csv", "model.best.json"
@@ -461,7 +469,11 @@ int run_ask(const ask_flags& f) {
     auto answer = [&](const std::string& question, std::size_t n) {
         tf::encoded_text q = vocab.encode_known(question, "the question");
         warn_dropped(q);
-        if (q.ids.empty()) return;
+        if (q.ids.empty()) {
+            std::cerr << "shakespeare: the question has no character the model knows; "
+                         "nothing to answer\n";
+            return;
+        }
         // "ROMEO:\n<question>\n\nJULIET:\n" then JULIET's speech, up to its blank line
         std::string frame = std::string("\n\n") + asker + ":\n";
         std::vector<std::int32_t> prompt = vocab.encode(frame, "the frame");
@@ -488,17 +500,26 @@ int run_ask(const ask_flags& f) {
         return exit_ok;
     }
     std::string line;
-    std::size_t n = 0;
+    std::size_t n = 0, lines = 0;
+    bool skipped = false;
     while (true) {
         if (interactive) std::cerr << "you> " << std::flush;
         if (!std::getline(std::cin, line)) break;
+        ++lines;
         if (!line.empty() && line.back() == '\r') line.pop_back();
         if (line == "quit") break;
         if (line.find_first_not_of(" \t") == std::string::npos) continue;
-        answer(line, n++);
+        // a line that is not text is skipped with its number; the others are still answered
+        try {
+            answer(line, n++);
+        } catch (const tf::data_error& e) {
+            std::cerr << "shakespeare: line " << lines << " of standard input: " << e.what()
+                      << "; skipped\n";
+            skipped = true;
+        }
     }
     if (interactive) std::cerr << "\n";
-    return exit_ok;
+    return skipped ? exit_usage : exit_ok;
 }
 
 struct sample_flags {
@@ -588,21 +609,63 @@ int run_info(const std::string& path) {
 // ---------------------------------------------------------------------------------------
 // The command line.
 
+// A whole number in [lo, hi]. CLI11's own number checks would let "-1" wrap around in an
+// unsigned flag and name the limits of a double in their message.
+CLI::Validator whole(std::uint64_t lo, std::uint64_t hi) {
+    const std::string range = std::to_string(lo) + " to " + std::to_string(hi);
+    return CLI::Validator(
+        [lo, hi, range](std::string& text) -> std::string {
+            const bool digits = !text.empty() && text.size() <= 20 &&
+                                text.find_first_not_of("0123456789") == std::string::npos;
+            if (digits) {
+                try {
+                    const unsigned long long v = std::stoull(text);
+                    if (v >= lo && v <= hi) return "";
+                } catch (const std::out_of_range&) {
+                }
+            }
+            return "expected a whole number from " + range + ", found '" + text + "'";
+        },
+        "INT in " + range);
+}
+
+// A finite number in [lo, hi], or in (lo, hi] when open_below.
+CLI::Validator real(double lo, double hi, bool open_below = false) {
+    std::ostringstream range;
+    range << (open_below ? "(" : "[") << lo << ", " << hi << "]";
+    return CLI::Validator(
+        [lo, hi, open_below, r = range.str()](std::string& text) -> std::string {
+            std::size_t used = 0;
+            double v = 0;
+            try {
+                v = std::stod(text, &used);
+            } catch (const std::exception&) {
+                used = 0;
+            }
+            const bool inside = used == text.size() && !text.empty() && std::isfinite(v) &&
+                                (open_below ? v > lo : v >= lo) && v <= hi;
+            return inside ? "" : "expected a number in " + r + ", found '" + text + "'";
+        },
+        "FLOAT in " + range.str());
+}
+
 void add_decoding_flags(CLI::App* cmd, decoding& d, bool with_max_chars) {
     cmd->add_option("--temperature", d.temperature, "sampling temperature; 0 is greedy")
         ->capture_default_str()
-        ->check(CLI::NonNegativeNumber);
+        ->check(real(0, 100));
     cmd->add_option("--top-k", d.top_k, "keep the k most likely characters; 0 keeps all")
         ->capture_default_str()
-        ->check(CLI::NonNegativeNumber);
+        ->check(whole(0, 1000000));
     cmd->add_option("--top-p", d.top_p, "keep the smallest set holding this share; in (0, 1]")
         ->capture_default_str()
-        ->check(CLI::Range(0.0, 1.0));
-    cmd->add_option("--seed", d.seed, "random seed: one seed, one answer")->capture_default_str();
+        ->check(real(0, 1, true));
+    cmd->add_option("--seed", d.seed, "random seed: one seed, one answer")
+        ->capture_default_str()
+        ->check(whole(0, UINT64_MAX));
     if (with_max_chars) {
         cmd->add_option("--max-chars", d.max_chars, "the longest answer, in characters")
             ->capture_default_str()
-            ->check(CLI::PositiveNumber);
+            ->check(whole(1, 1000000));
     }
 }
 
@@ -641,24 +704,25 @@ int run(int argc, char** argv) {
         ->add_option("--iters", tf_.iters,
                      "iterations to train (default: 8000 small, 6000 medium; when resuming, "
                      "more iterations from where the file is)")
-        ->check(CLI::PositiveNumber);
+        ->check(whole(1, 1000000000));
     train->add_option("--batch", tf_.batch, "sequences per iteration (default: 12)")
-        ->check(CLI::PositiveNumber);
+        ->check(whole(1, 1024));
     train->add_option("--lr", tf_.lr, "peak learning rate (default: 1e-3)")
-        ->check(CLI::PositiveNumber);
+        ->check(real(0, 1e9, true));
     train->add_option("--threads", tf_.threads, "worker threads (default: every core)")
-        ->check(CLI::PositiveNumber);
+        ->check(whole(1, 256));
     train->add_option("--seed", tf_.seed, "seed of the initialisation and the batches")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(whole(0, UINT64_MAX));
     train->add_option("--eval-every", tf_.eval_every, "log, validate and sample every N")
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->check(whole(1, 1000000000));
     train->add_option("--checkpoint-every", tf_.checkpoint_every, "save every N iterations")
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
-    train->add_option("--dropout", tf_.dropout, "dropout rate while training, in [0, 1)")
+        ->check(whole(1, 1000000000));
+    train->add_option("--dropout", tf_.dropout, "dropout rate while training")
         ->capture_default_str()
-        ->check(CLI::Range(0.0, 0.99));
+        ->check(real(0, 0.99));
     train->add_flag("--fresh", tf_.fresh, "start over even if --model exists");
 
     ask_flags af;
@@ -676,7 +740,7 @@ int run(int argc, char** argv) {
         ->excludes(prompt);
     sample->add_option("--num-samples", sf.num_samples, "how many samples")
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->check(whole(1, 10000));
     add_decoding_flags(sample, sf.d, true);
 
     std::string info_model = "model.json";
@@ -698,6 +762,10 @@ int run(int argc, char** argv) {
     }
 
     if (*train) {
+        // found now, not when the first checkpoint cannot replace it
+        if (is_directory(tf_.model)) {
+            throw usage_problem{tf_.model + ": is a directory; --model names the model file"};
+        }
         std::string name = tf_.preset;
         if (name.empty()) {
             name = default_preset;

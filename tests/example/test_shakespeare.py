@@ -90,6 +90,31 @@ def main():
             r = run(["ask", "--model", model, "--question", "Hi"] + flags)
             check(f"ask: {what} is a usage error, exit 2",
                   r.returncode == 2 and r.stderr.strip() != "", r.stderr)
+        # numbers out of range: the range in the message, exit 2, nothing written
+        for flags, want in [(["--batch", "100000"], "from 1 to 1024"),
+                            (["--iters", "0"], "from 1 to"), (["--lr", "nan"], "(0, "),
+                            (["--seed", "-1"], "whole number"),
+                            (["--iters", "99999999999999999999"], "whole number")]:
+            out = os.path.join(d, "range.json")
+            r = run(["train", "--model", out] + flags)
+            check(f"train: {' '.join(flags)} is refused with its range, exit 2",
+                  r.returncode == 2 and want in r.stderr and not os.path.exists(out), r.stderr)
+        # a directory as the model file: found before training, even with --fresh
+        folder = os.path.join(d, "folder.json")
+        os.mkdir(folder)
+        r = run(["train", "--model", folder, "--fresh", "--iters", "5"])
+        check("train: a directory as --model is refused before training, exit 2",
+              r.returncode == 2 and "is a directory" in r.stderr and "iter " not in r.stdout
+              and not os.path.exists(os.path.join(d, "folder.csv")), r.stdout + r.stderr)
+        # a piped line that is not UTF-8 is skipped; the lines around it are answered
+        p = subprocess.run([BIN, "ask", "--model", model, "--max-chars", "10"],
+                           input=b"Hi there\n\xff\xfe bad\nWho art thou?\n",
+                           capture_output=True, timeout=300)
+        err = p.stderr.decode("utf-8", "replace")
+        check("ask: a piped line that is not UTF-8 is skipped, the others answered, exit 2",
+              p.returncode == 2 and p.stdout.decode("utf-8", "replace").count("JULIET:") == 2
+              and "line 2 of standard input" in err, err)
+
         r = run(["ask", "--model", os.path.join(d, "none.json"), "--question", "Hi"])
         check("ask: a missing model says how to train one, exit 2",
               r.returncode == 2 and "shakespeare train" in r.stderr, r.stderr)
