@@ -11,8 +11,10 @@
 #include <chrono>      // timing generation
 #include <cmath>       // std::isfinite: flag values
 #include <cstdint>     // std::uint64_t, UINT64_MAX
+#include <cerrno>      // errno: why a file could not be opened
 #include <csignal>     // SIGINT, SIGTERM
 #include <cstdio>      // std::fputs, std::fflush
+#include <cstring>     // std::strerror
 #include <fstream>     // the CSV log, prompt files
 #include <future>      // background checkpoints
 #include <iostream>    // std::cin, std::cout, std::cerr
@@ -281,6 +283,11 @@ int run_train(const train_flags& f) {
         state.best_val_loss = tr.best_val_loss;
         o.schedule = tr.schedule;
         o.batch = f.batch ? f.batch : tr.batch_size;
+        if (o.batch != tr.batch_size) {
+            std::cerr << "shakespeare: resuming with batch " << o.batch << " where the file was "
+                      << "trained with " << tr.batch_size
+                      << ": the run goes on, but not as one uninterrupted run would\n";
+        }
         // --iters counts from here; without it, the schedule's end
         o.iterations = f.iters ? state.iteration + f.iters
                                : std::max<std::size_t>(tr.schedule.decay_iters, state.iteration);
@@ -353,7 +360,10 @@ int run_train(const train_flags& f) {
     const std::string csv_path = sibling(f.model, ".csv");
     const bool csv_new = !file_exists(csv_path) || !resumed;
     std::ofstream csv(csv_path, csv_new ? std::ios::trunc : std::ios::app);
-    if (!csv) throw usage_problem{csv_path + ": cannot write the training log"};
+    if (!csv) {
+        throw usage_problem{csv_path + ": cannot write the training log (" +
+                            std::strerror(errno) + ")"};
+    }
     if (csv_new) csv << "iteration,train_loss,val_loss,tokens_per_second,elapsed_seconds,lr\n";
 
     const bool progress = ::isatty(STDERR_FILENO) != 0;
@@ -543,7 +553,8 @@ int run_sample(const sample_flags& f) {
         all << in.rdbuf();
         prompt_text = all.str();
     }
-    tf::encoded_text q = vocab.encode_known(prompt_text, "the prompt");
+    const std::string source = f.prompt_file.empty() ? "the prompt" : f.prompt_file;
+    tf::encoded_text q = vocab.encode_known(prompt_text, source);
     warn_dropped(q);
     std::vector<std::int32_t> prompt = q.ids;
     if (prompt.empty()) prompt = vocab.encode(std::string("\n"), "the prompt");
